@@ -1,0 +1,181 @@
+"""The ordered steps and their retry and wait policies, as data.
+
+Both runners walk these tuples: ``wif_core.runner`` in-process (CLI, demo,
+tests) and the Durable Functions orchestrator in ``function_app``. A step's
+outcome is one of three things, decided here once for both runners:
+
+* done: the step's result, passed on to later steps;
+* wait: ``errors.NotReady`` (cluster still provisioning, credential not yet
+  propagated, RBAC not yet effective): poll again after ``Wait.interval``
+  until the step's deadline, then fail with the last observed error;
+* failed: a ``PermanentError``: stop, retries are useless.
+
+Any other ``TemporaryError`` (5xx, 429, 409, timeouts) is raised to the
+runner, which retries it per ``Retry`` (``call_activity_with_retry`` in Durable).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Callable, Mapping, Optional, Union
+
+from wif_core import codec, config, errors, model, ports
+from wif_core.steps import deregister, discover, federate, propagation, rbac, register, verify
+
+Results = Mapping[str, object]
+
+
+@dataclass(frozen=True)
+class Retry:
+    """Short retries of transient errors: ``attempts`` in all, exponential delays."""
+
+    attempts: int = 4
+    first_s: float = 1.0
+    backoff: float = 2.0
+    max_s: float = 30.0
+
+    def delay(self, attempt: int, hint: Optional[float] = None) -> float:
+        """Delay before attempt ``attempt + 1``; a server's Retry-After wins if longer."""
+        base = min(self.max_s, self.first_s * self.backoff ** (attempt - 1))
+        return max(base, hint or 0.0)
+
+
+@dataclass(frozen=True)
+class Wait:
+    """Polling for a condition, with an interval proportional to the time waited.
+
+    Proportional (not exponential) so that the lag between the condition
+    becoming true and the chain noticing stays under ~10% of the wait plus
+    ``first_s``, at a cost of O(log) polls.
+    """
+
+    timeout: Callable[[config.Settings], int]
+    first_s: float = 1.0
+    fraction: float = 0.09
+    max_s: float = 30.0
+
+    def interval(self, waited_s: float, hint: Optional[float] = None) -> float:
+        return min(self.max_s, max(self.first_s, self.fraction * waited_s, hint or 0.0))
+
+
+def _results_discovered(results: Results) -> model.Discovered:
+    value = results.get("discover")
+    if not isinstance(value, model.Discovered):
+        raise errors.BadInput("this step needs the result of 'discover'")
+    return value
+
+
+def _eligible(settings: config.Settings, results: Results) -> bool:
+    return _results_discovered(results).eligible
+
+
+StepFn = Callable[[ports.Ports, config.Settings, model.ClusterRef, Results], object]
+
+
+@dataclass(frozen=True)
+class Step:
+    name: str
+    run: StepFn
+    retry: Retry = field(default_factory=Retry)
+    wait: Optional[Wait] = None
+    when: Callable[[config.Settings, Results], bool] = lambda s, r: True
+    describe: str = ""
+
+
+def _with_discovered(fn: Callable[[ports.Ports, config.Settings, model.Discovered], object]) -> StepFn:
+    return lambda p, s, ref, results: fn(p, s, _results_discovered(results))
+
+
+_PROVISIONING = Wait(timeout=lambda s: s.provisioning_timeout_s, first_s=2.0, fraction=0.1, max_s=60.0)
+_PROPAGATION = Wait(timeout=lambda s: s.propagation_timeout_s)
+
+REGISTER: tuple[Step, ...] = (
+    Step("discover", lambda p, s, ref, r: discover.discover(p, s, ref), wait=_PROVISIONING,
+         describe="read the cluster, wait for provisioningState Succeeded"),
+    Step("federate", _with_discovered(federate.federate), retry=Retry(attempts=6), when=_eligible,
+         describe="federated identity credentials for the Argo CD service accounts"),
+    Step("await_propagation", _with_discovered(propagation.await_propagation), wait=_PROPAGATION, when=_eligible,
+         describe="prove the SA token -> Entra token exchange works"),
+    Step("register", _with_discovered(register.register), when=_eligible,
+         describe="create or update the Argo CD cluster Secret"),
+    Step("bind_rbac", _with_discovered(rbac.bind), when=_eligible,
+         describe="grant the Argo CD identity access on the cluster"),
+    Step("verify", _with_discovered(verify.verify), wait=_PROPAGATION,
+         when=lambda s, r: s.verify and _eligible(s, r),
+         describe="SubjectAccessReview for the Argo CD identity"),
+    # A cluster that lost its opt-in tag is taken out again (idempotent, ours only).
+    Step("deregister", lambda p, s, ref, r: deregister.deregister(p, s, ref, _results_discovered(r)),
+         when=lambda s, r: not _eligible(s, r), describe="cluster not eligible: remove what we created"),
+)
+
+DEREGISTER: tuple[Step, ...] = (
+    Step("deregister", lambda p, s, ref, r: deregister.deregister(p, s, ref, None),
+         describe="remove the cluster Secret and the bindings we created"),
+)
+
+CHAINS: dict[str, tuple[Step, ...]] = {"register": REGISTER, "deregister": DEREGISTER}
+
+
+def find(chain: str, step: str) -> Step:
+    for candidate in CHAINS.get(chain, ()):
+        if candidate.name == step:
+            return candidate
+    raise errors.BadInput(f"unknown step {chain}/{step}")
+
+
+@dataclass(frozen=True)
+class Outcome:
+    status: str  # done | wait | failed
+    result: object = None
+    error: str = ""
+    delay: Optional[float] = None
+
+
+def execute(step: Step, p: ports.Ports, settings: config.Settings, ref: model.ClusterRef,
+            results: Results) -> Outcome:
+    """Run one step once. TemporaryErrors other than NotReady propagate (retry them)."""
+    try:
+        return Outcome("done", step.run(p, settings, ref, results))
+    except errors.NotReady as e:
+        return Outcome("wait", error=e.message, delay=e.delay)
+    except errors.PermanentError as e:
+        return Outcome("failed", error=e.message)
+
+
+# ---- the activity boundary: JSON in, JSON out, one codec -----------------------------
+
+ActivityJSON = dict[str, codec.JSONValue]
+
+
+def activity_input(chain: str, step: str, ref: model.ClusterRef, results: Results) -> ActivityJSON:
+    return {"chain": chain, "step": step, "cluster": ref.id,
+            "results": {k: codec.encode(v) for k, v in results.items()}}
+
+
+def decode_activity_input(data: object) -> tuple[Step, model.ClusterRef, dict[str, object]]:
+    if not isinstance(data, dict):
+        raise errors.BadInput("activity input must be an object")
+    step = find(str(data.get("chain")), str(data.get("step")))
+    raw = data.get("results") or {}
+    if not isinstance(raw, dict):
+        raise errors.BadInput("activity input 'results' must be an object")
+    return step, model.ClusterRef.parse(data.get("cluster")), {k: codec.decode(v) for k, v in raw.items()}
+
+
+def encode_outcome(outcome: Outcome) -> ActivityJSON:
+    return {"status": outcome.status, "result": codec.encode(outcome.result) if outcome.result is not None else None,
+            "error": outcome.error, "delay": outcome.delay}
+
+
+def decode_outcome(data: object) -> Outcome:
+    if not isinstance(data, dict) or data.get("status") not in ("done", "wait", "failed"):
+        raise errors.BadInput("activity output is not an outcome")
+    raw = data.get("result")
+    delay = data.get("delay")
+    return Outcome(str(data["status"]), codec.decode(raw) if raw is not None else None, str(data.get("error") or ""),
+                   float(delay) if isinstance(delay, (int, float)) else None)
+
+
+def run_activity(p: ports.Ports, settings: config.Settings, data: object) -> Union[ActivityJSON, None]:
+    """What one Durable activity does: decode, execute one step, encode."""
+    step, ref, results = decode_activity_input(data)
+    return encode_outcome(execute(step, p, settings, ref, results))

@@ -1,0 +1,91 @@
+"""What the steps need from the outside world, as small protocols.
+
+``wif_core.adapters`` implements them with the Azure SDKs and the
+``kubernetes`` client; tests implement them with small stateful fakes.
+Kubernetes objects cross this boundary as plain dicts (the API's JSON).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Callable, Optional, Protocol
+
+from wif_core import model
+
+KubeObject = dict[str, Any]
+
+
+class Clusters(Protocol):
+    def get_cluster(self, ref: model.ClusterRef) -> model.ClusterFacts:
+        """ARM GET + listClusterUserCredential. Raises ``errors.NotFound``."""
+
+
+class Identities(Protocol):
+    def get_identity(self, ref: model.IdentityRef) -> model.IdentityFacts: ...
+
+    def list_credentials(self, ref: model.IdentityRef) -> list[model.FederatedCredential]: ...
+
+    def put_credential(self, ref: model.IdentityRef, credential: model.FederatedCredential) -> None:
+        """Create or update. Entra's 409 (concurrent write) and 429 surface as TemporaryError."""
+
+    def delete_credential(self, ref: model.IdentityRef, name: str) -> bool:
+        """True if it existed; a missing credential is not an error."""
+
+
+class TokenExchange(Protocol):
+    def exchange(self, *, tenant_id: str, client_id: str, assertion: str, scope: str) -> None:
+        """Exchange a Kubernetes SA token for an Entra token as Argo CD will.
+
+        Returns nothing on success (the token is dropped, never logged or kept);
+        raises ``errors.NotReady`` while Entra answers AADSTS70021.
+        """
+
+
+class Kube(Protocol):
+    """One Kubernetes API server, reached as this app's own identity."""
+
+    def get(self, api_version: str, kind: str, namespace: Optional[str], name: str) -> Optional[KubeObject]: ...
+
+    def list(self, api_version: str, kind: str, namespace: Optional[str], label_selector: str = "") -> list[KubeObject]: ...
+
+    def create(self, obj: KubeObject) -> KubeObject:
+        """Raises ``errors.Conflict`` when it already exists."""
+
+    def replace(self, obj: KubeObject) -> KubeObject:
+        """PUT with ``metadata.resourceVersion``: a stale version raises ``errors.Conflict``."""
+
+    def delete(self, api_version: str, kind: str, namespace: Optional[str], name: str) -> bool:
+        """True if it existed."""
+
+    def create_token(self, namespace: str, service_account: str, audience: str, seconds: int = 600) -> str:
+        """TokenRequest; the caller must not log or store the result."""
+
+    def can_i(self, user: str, groups: tuple[str, ...], verb: str, resource: str,
+              group: str = "", namespace: Optional[str] = None) -> tuple[bool, str]:
+        """SubjectAccessReview for someone else: (allowed, reason)."""
+
+
+class RoleAssignments(Protocol):
+    def get(self, scope: str, name: str) -> Optional[model.RoleAssignment]: ...
+
+    def create(self, assignment: model.RoleAssignment) -> None:
+        """Create with a deterministic name. Raises ``errors.Conflict`` if taken."""
+
+    def delete(self, scope: str, name: str) -> bool: ...
+
+
+class RunCommand(Protocol):
+    def run(self, ref: model.ClusterRef, command: str, files: dict[str, str]) -> model.RunResult:
+        """AKS run command: ``kubectl`` inside the cluster's network, files attached."""
+
+
+@dataclass
+class Ports:
+    clusters: Clusters
+    identities: Identities
+    tokens: TokenExchange
+    kube: Callable[[model.ClusterFacts], Kube]  # one client per API server
+    roles: RoleAssignments
+    run_command: RunCommand
+    # Token exchanges proven in this process ("client|issuer|subject"): a proven,
+    # unchanged credential needs no second proof. federate forgets what it re-creates.
+    proven: set[str] = field(default_factory=set)

@@ -1,0 +1,60 @@
+"""discover: read the target (and hub) cluster and the Argo CD identity.
+
+Event Grid's ResourceWriteSuccess arrives when ARM accepts the PUT, usually
+while the cluster is still ``Creating``: that is ``NotReady``, waited for by
+the runner, not an error.
+"""
+from __future__ import annotations
+
+from wif_core import config, errors, model, ports
+
+READY = "Succeeded"
+# States that end without our help: waiting is useless.
+_TERMINAL = {"failed": "failed to provision", "canceled": "had its operation canceled", "deleting": "is being deleted"}
+
+
+def check_ready(facts: model.ClusterFacts) -> None:
+    state = facts.provisioning_state
+    if state == READY:
+        return
+    why = _TERMINAL.get(state.lower())
+    if why:
+        raise errors.PermanentError(
+            f"cluster {facts.ref.name} {why} (provisioningState {state}); fix it in Azure, then register again")
+    raise errors.NotReady(f"cluster {facts.ref.name} is {state or 'not provisioned yet'}")
+
+
+def check_issuer(facts: model.ClusterFacts, role: str) -> None:
+    if not facts.oidc_issuer or not facts.workload_identity:
+        raise errors.PermanentError(
+            f"{role} cluster {facts.ref.name} has no OIDC issuer or workload identity; run "
+            f"'az aks update -g {facts.ref.resource_group} -n {facts.ref.name} --enable-oidc-issuer --enable-workload-identity'")
+
+
+def eligibility(settings: config.Settings, target: model.ClusterFacts) -> tuple[bool, str]:
+    """Pure: should this cluster be registered at all?"""
+    if settings.topology == "hub" and settings.hub is not None and target.ref.key == settings.hub.key:
+        return False, "it is the Argo CD hub itself (Argo CD manages it as in-cluster)"
+    if settings.opt_in_tag is not None and not settings.opt_in_tag.matches(target.tag_map()):
+        return False, f"it lacks the opt-in tag {settings.opt_in_tag} (WIF_OPT_IN_TAG)"
+    return True, ""
+
+
+def discover(p: ports.Ports, settings: config.Settings, ref: model.ClusterRef) -> model.Discovered:
+    if not settings.allows(ref):
+        raise errors.Forbidden(f"{ref.id} is outside WIF_ALLOWED_SCOPES; add its subscription or resource group there")
+    target = p.clusters.get_cluster(ref)
+    check_ready(target)
+    if not target.aad:
+        raise errors.PermanentError(
+            f"cluster {ref.name} does not use Microsoft Entra ID integration; run "
+            f"'az aks update -g {ref.resource_group} -n {ref.name} --enable-aad'")
+    if settings.topology == "hub":
+        assert settings.hub is not None  # Settings.from_env guarantees it for this topology
+        hub = target if settings.hub.key == ref.key else p.clusters.get_cluster(settings.hub)
+    else:
+        hub = target
+    check_issuer(hub, "Argo CD")
+    identity = p.identities.get_identity(settings.identity)
+    eligible, reason = eligibility(settings, target)
+    return model.Discovered(target=target, hub=hub, identity=identity, eligible=eligible, reason=reason)
