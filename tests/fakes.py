@@ -1,0 +1,255 @@
+"""Small stateful fakes of every port, for step and runner tests.
+
+They hold state (clusters, credentials, objects, role assignments) and count
+calls; tests assert the resulting state and the counts, not call shapes.
+``fail`` queues an error for the next call of an operation (fault injection).
+"""
+from __future__ import annotations
+
+import base64
+import copy
+import itertools
+from collections import Counter
+from typing import Any, Callable, Optional
+
+from wif_core import config, errors, model, ports
+
+SUB = "00000000-0000-0000-0000-00000000aaaa"
+TENANT = "11111111-1111-1111-1111-111111111111"
+HUB_ID = f"/subscriptions/{SUB}/resourceGroups/argocd-rg/providers/Microsoft.ContainerService/managedClusters/hub"
+IDENTITY_ID = f"/subscriptions/{SUB}/resourceGroups/argocd-rg/providers/Microsoft.ManagedIdentity/userAssignedIdentities/argocd"
+CA_DATA = base64.b64encode(b"-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n").decode()
+WRITES = ("put", "create", "replace", "delete", "run")
+
+
+def cluster_id(name: str, rg: str = "rg-apps") -> str:
+    return f"/subscriptions/{SUB}/resourceGroups/{rg}/providers/Microsoft.ContainerService/managedClusters/{name}"
+
+
+def settings(**overrides: str) -> config.Settings:
+    env = {"WIF_HUB_CLUSTER_ID": HUB_ID, "WIF_ARGOCD_IDENTITY_ID": IDENTITY_ID, "WIF_ALLOWED_SCOPES": f"/subscriptions/{SUB}"}
+    env.update(overrides)
+    return config.Settings.from_env(env)
+
+
+class World:
+    """Azure + Entra + every cluster's API server, in memory."""
+
+    def __init__(self, clock: Callable[[], float] = lambda: 0.0, propagation_delay: float = 0.0) -> None:
+        self.clock = clock
+        self.propagation_delay = propagation_delay
+        self.calls: Counter[str] = Counter()
+        self.failures: dict[str, list[Exception]] = {}
+        self.clusters: dict[str, model.ClusterFacts] = {}
+        self.objects: dict[str, dict[tuple[str, Optional[str], str], dict[str, Any]]] = {}
+        self.credentials: dict[str, tuple[model.FederatedCredential, float]] = {}
+        self.assignments: dict[tuple[str, str], model.RoleAssignment] = {}
+        self.identity = model.IdentityFacts(IDENTITY_ID, "argocd", "client-0001", "principal-0001", TENANT)
+        self._rv = itertools.count(1)
+        self.add_cluster(HUB_ID)
+
+    # ---- setup and inspection -------------------------------------------------------
+    def add_cluster(self, arm_id: str, *, state: str = "Succeeded", private: bool = False, azure_rbac: bool = False,
+                    tags: Optional[dict[str, str]] = None) -> model.ClusterRef:
+        ref = model.ClusterRef.parse(arm_id)
+        self.clusters[ref.key] = model.ClusterFacts(
+            ref=ref, provisioning_state=state, location="westeurope", server=f"https://{ref.name}.hcp.example:443",
+            ca_data=CA_DATA, private=private, aad=True, azure_rbac=azure_rbac,
+            oidc_issuer=f"https://oidc.example/{ref.name}/", workload_identity=True, tenant_id=TENANT,
+            tags=tuple(sorted((tags or {}).items())))
+        self.objects.setdefault(ref.key, {})
+        return ref
+
+    def set_state(self, ref: model.ClusterRef, state: str) -> None:
+        facts = self.clusters[ref.key]
+        self.clusters[ref.key] = model.ClusterFacts(**{**facts.__dict__, "provisioning_state": state})
+
+    def fail(self, op: str, *errs: Exception) -> None:
+        self.failures.setdefault(op, []).extend(errs)
+
+    def writes(self) -> int:
+        return sum(n for op, n in self.calls.items() if op.rsplit(".", 1)[-1] in WRITES)
+
+    def object(self, cluster: str, kind: str, namespace: Optional[str], name: str) -> Optional[dict[str, Any]]:
+        return self.objects[model.ClusterRef.parse(cluster).key].get((kind, namespace, name))
+
+    def allowed(self, ref: model.ClusterRef, user: str) -> tuple[bool, str]:
+        """What the cluster's authorizer would answer for ``user`` (RBAC, or Azure RBAC)."""
+        for (kind, _, _), obj in self.objects[ref.key].items():
+            if kind == "ClusterRoleBinding" and any(s.get("name") == user for s in obj.get("subjects", [])):
+                return True, f"bound by {obj['metadata']['name']}"
+        if self.clusters[ref.key].azure_rbac:
+            for (scope, _), a in self.assignments.items():
+                if scope == ref.key and a.principal_id == user:
+                    return True, "Azure RBAC"
+        return False, "no binding"
+
+    def _call(self, op: str) -> None:
+        self.calls[op] += 1
+        queued = self.failures.get(op)
+        if queued:
+            raise queued.pop(0)
+
+    # ---- ports --------------------------------------------------------------------------
+    def ports(self) -> ports.Ports:
+        return ports.Ports(clusters=_Clusters(self), identities=_Identities(self), tokens=_Tokens(self),
+                           kube=lambda facts: _Kube(self, facts.ref), roles=_Roles(self), run_command=_RunCommand(self))
+
+
+class _Clusters:
+    def __init__(self, w: World) -> None:
+        self.w = w
+
+    def get_cluster(self, ref: model.ClusterRef) -> model.ClusterFacts:
+        self.w._call("arm.cluster.get")
+        if ref.key not in self.w.clusters:
+            raise errors.NotFound(f"cluster {ref.id} not found")
+        return self.w.clusters[ref.key]
+
+
+class _Identities:
+    def __init__(self, w: World) -> None:
+        self.w = w
+
+    def get_identity(self, ref: model.IdentityRef) -> model.IdentityFacts:
+        self.w._call("arm.identity.get")
+        return self.w.identity
+
+    def list_credentials(self, ref: model.IdentityRef) -> list[model.FederatedCredential]:
+        self.w._call("arm.credentials.list")
+        return [c for c, _ in self.w.credentials.values()]
+
+    def put_credential(self, ref: model.IdentityRef, credential: model.FederatedCredential) -> None:
+        self.w._call("arm.credentials.put")
+        for name, (have, _) in self.w.credentials.items():
+            if name != credential.name and have.same_trust(credential):
+                raise errors.PermanentError("duplicate issuer+subject")
+        if len(self.w.credentials) >= 20 and credential.name not in self.w.credentials:
+            raise errors.LimitExceeded("20 credentials")
+        self.w.credentials[credential.name] = (credential, self.w.clock())
+
+    def delete_credential(self, ref: model.IdentityRef, name: str) -> bool:
+        self.w._call("arm.credentials.delete")
+        return self.w.credentials.pop(name, None) is not None
+
+
+class _Tokens:
+    def __init__(self, w: World) -> None:
+        self.w = w
+
+    def exchange(self, *, tenant_id: str, client_id: str, assertion: str, scope: str) -> None:
+        self.w._call("entra.token")
+        _, issuer, subject = assertion.split("|")
+        for credential, written in self.w.credentials.values():
+            if credential.issuer == issuer and credential.subject == subject:
+                if self.w.clock() - written >= self.w.propagation_delay:
+                    return
+        raise errors.NotReady("AADSTS70021: No matching federated identity record found for presented assertion.")
+
+
+class _Kube:
+    def __init__(self, w: World, ref: model.ClusterRef) -> None:
+        self.w, self.ref = w, ref
+        self.store = w.objects[ref.key]
+        self.private = w.clusters[ref.key].private  # outside the VNet: unreachable
+
+    def _op(self, op: str) -> None:
+        self.w._call(f"kube.{op}")
+        if self.private:
+            raise errors.Unreachable(f"{self.ref.name}: private API server is not reachable")
+
+    def get(self, api_version: str, kind: str, namespace: Optional[str], name: str) -> Optional[dict[str, Any]]:
+        self._op(f"{kind}.get")
+        obj = self.store.get((kind, namespace, name))
+        return copy.deepcopy(obj) if obj else None
+
+    def list(self, api_version: str, kind: str, namespace: Optional[str], label_selector: str = "") -> list[dict[str, Any]]:
+        self._op(f"{kind}.list")
+        return [copy.deepcopy(o) for (k, ns, _), o in self.store.items() if k == kind and ns == namespace]
+
+    def _stored(self, obj: dict[str, Any]) -> dict[str, Any]:
+        obj = copy.deepcopy(obj)
+        data = dict(obj.get("data") or {})
+        for key, value in (obj.pop("stringData", None) or {}).items():
+            data[key] = base64.b64encode(value.encode()).decode()
+        if data:
+            obj["data"] = data
+        obj["metadata"]["resourceVersion"] = str(next(self.w._rv))
+        return obj
+
+    def create(self, obj: dict[str, Any]) -> dict[str, Any]:
+        self._op(f"{obj['kind']}.create")
+        key = (obj["kind"], obj["metadata"].get("namespace"), obj["metadata"]["name"])
+        if key in self.store:
+            raise errors.Conflict(f"{key} already exists")
+        self.store[key] = self._stored(obj)
+        return copy.deepcopy(self.store[key])
+
+    def replace(self, obj: dict[str, Any]) -> dict[str, Any]:
+        self._op(f"{obj['kind']}.replace")
+        key = (obj["kind"], obj["metadata"].get("namespace"), obj["metadata"]["name"])
+        have = self.store.get(key)
+        if have is None or have["metadata"]["resourceVersion"] != obj["metadata"].get("resourceVersion"):
+            raise errors.Conflict("the object has been modified")
+        self.store[key] = self._stored(obj)
+        return copy.deepcopy(self.store[key])
+
+    def delete(self, api_version: str, kind: str, namespace: Optional[str], name: str) -> bool:
+        self._op(f"{kind}.delete")
+        return self.store.pop((kind, namespace, name), None) is not None
+
+    def create_token(self, namespace: str, service_account: str, audience: str, seconds: int = 600) -> str:
+        self._op("token.request")
+        issuer = self.w.clusters[self.ref.key].oidc_issuer
+        return f"token|{issuer}|system:serviceaccount:{namespace}:{service_account}"
+
+    def can_i(self, user: str, groups: tuple[str, ...], verb: str, resource: str, group: str = "",
+              namespace: Optional[str] = None) -> tuple[bool, str]:
+        self._op("sar.review")
+        return self.w.allowed(self.ref, user)
+
+
+class _Roles:
+    def __init__(self, w: World) -> None:
+        self.w = w
+
+    def get(self, scope: str, name: str) -> Optional[model.RoleAssignment]:
+        self.w._call("arm.role.get")
+        return self.w.assignments.get((scope.lower(), name))
+
+    def create(self, assignment: model.RoleAssignment) -> None:
+        self.w._call("arm.role.put")
+        for a in self.w.assignments.values():
+            if (a.scope.lower(), a.principal_id, a.role_definition_id) == (
+                    assignment.scope.lower(), assignment.principal_id, assignment.role_definition_id):
+                raise errors.Conflict("RoleAssignmentExists")
+        self.w.assignments[(assignment.scope.lower(), assignment.name)] = assignment
+
+    def delete(self, scope: str, name: str) -> bool:
+        self.w._call("arm.role.delete")
+        return self.w.assignments.pop((scope.lower(), name), None) is not None
+
+
+class _RunCommand:
+    """Executes the three kubectl forms the steps send, inside the 'VNet'."""
+
+    def __init__(self, w: World) -> None:
+        self.w = w
+
+    def run(self, ref: model.ClusterRef, command: str, files: dict[str, str]) -> model.RunResult:
+        import json
+
+        self.w._call("arm.runcommand.run")
+        store = self.w.objects[ref.key]
+        words = command.split()
+        if words[:3] == ["kubectl", "apply", "-f"]:
+            obj = json.loads(files[words[3]])
+            store[(obj["kind"], None, obj["metadata"]["name"])] = obj
+            return model.RunResult(0, f"clusterrolebinding/{obj['metadata']['name']} configured")
+        if words[:3] == ["kubectl", "delete", "clusterrolebinding"]:
+            store.pop(("ClusterRoleBinding", None, words[3]), None)
+            return model.RunResult(0, "deleted")
+        if words[:3] == ["kubectl", "auth", "can-i"]:
+            allowed, _ = self.w.allowed(ref, words[-1].split("=", 1)[1])
+            return model.RunResult(0 if allowed else 1, "yes" if allowed else "no")
+        return model.RunResult(1, f"unsupported: {command}")

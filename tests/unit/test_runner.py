@@ -1,0 +1,244 @@
+"""The in-process runner walking the chain against the stateful fakes."""
+from __future__ import annotations
+
+import base64
+
+import pytest
+
+from tests import fakes
+from wif_core import errors, manifests, model, runner
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 0.0
+        self.sleeps: list[float] = []
+
+    def __call__(self) -> float:
+        return self.now
+
+    def sleep(self, seconds: float) -> None:
+        self.sleeps.append(seconds)
+        self.now += seconds
+
+
+def make(world: fakes.World, clock: Clock, **env: str) -> runner.Runner:
+    events: list[runner.Progress] = []
+    r = runner.Runner(world.ports(), fakes.settings(**env), clock=clock, sleep=clock.sleep, on_progress=events.append)
+    r.events = events  # type: ignore[attr-defined]
+    return r
+
+
+@pytest.fixture
+def clock() -> Clock:
+    return Clock()
+
+
+@pytest.fixture
+def world(clock: Clock) -> fakes.World:
+    return fakes.World(clock=clock)
+
+
+def test_onboard_registers_binds_and_verifies(world: fakes.World, clock: Clock) -> None:
+    ref = world.add_cluster(fakes.cluster_id("dev-1"), tags={"env": "dev"})
+    report = make(world, clock, WIF_LABEL_TAGS="env").onboard(ref)
+    assert report.ok, report.error
+    secret = world.object(fakes.HUB_ID, "Secret", "argocd", manifests.secret_name(ref))
+    assert secret is not None and secret["metadata"]["labels"]["argocd.argoproj.io/secret-type"] == "cluster"
+    assert secret["metadata"]["labels"][manifests.TAG_LABEL_PREFIX + "env"] == "dev"
+    crb = world.object(ref.id, "ClusterRoleBinding", None, manifests.binding_name(world.identity))
+    assert crb is not None and crb["subjects"][0]["name"] == world.identity.principal_id
+    assert len(world.credentials) == 2  # one per Argo CD service account, on the hub's issuer
+    assert {c.issuer for c, _ in world.credentials.values()} == {"https://oidc.example/hub/"}
+    assert isinstance(report.results["verify"], model.Verified) and report.results["verify"].allowed
+
+
+def test_second_onboard_makes_no_write_call(world: fakes.World, clock: Clock) -> None:
+    ref = world.add_cluster(fakes.cluster_id("dev-1"))
+    r = make(world, clock)
+    assert r.onboard(ref).ok
+    writes = world.writes()
+    calls = sum(world.calls.values())
+    report = r.onboard(ref)
+    assert report.ok
+    assert world.writes() == writes, world.calls
+    # The same process already proved the exchange: no second TokenRequest/Entra round trip.
+    assert world.calls["entra.token"] == 2
+    assert sum(world.calls.values()) - calls <= 9
+
+
+def test_waits_for_provisioning_then_proceeds(world: fakes.World, clock: Clock) -> None:
+    ref = world.add_cluster(fakes.cluster_id("new"), state="Creating")
+    original = world.ports().clusters.get_cluster
+    r = make(world, clock)
+
+    def flip_after_30s(p_ref: model.ClusterRef) -> model.ClusterFacts:
+        if clock.now >= 30 and world.clusters[ref.key].provisioning_state == "Creating":
+            world.set_state(ref, "Succeeded")
+        return original(p_ref)
+
+    r.ports.clusters.get_cluster = flip_after_30s  # type: ignore[method-assign]
+    report = r.onboard(ref)
+    assert report.ok, report.error
+    waits = [e for e in r.events if e.step == "discover" and e.status == "waiting"]  # type: ignore[attr-defined]
+    assert waits and "Creating" in waits[0].message
+    assert 30 <= clock.now <= 30 + 4  # proportional polling: small lag after the flip
+
+
+def test_propagation_wait_lag_is_small(clock: Clock) -> None:
+    world = fakes.World(clock=clock, propagation_delay=200.0)
+    ref = world.add_cluster(fakes.cluster_id("dev-2"))
+    report = make(world, clock).onboard(ref)
+    assert report.ok, report.error
+    lag = report.seconds["await_propagation"] - 200.0
+    assert 0 <= lag <= 0.1 * 200 + 1
+    assert world.calls["entra.token"] < 60  # ~ln(D) polls (each 9% after the last), not one a second
+
+
+def test_propagation_deadline_fails_with_last_error(clock: Clock) -> None:
+    world = fakes.World(clock=clock, propagation_delay=10_000.0)
+    ref = world.add_cluster(fakes.cluster_id("dev-3"))
+    report = make(world, clock, WIF_PROPAGATION_TIMEOUT_SECONDS="120").onboard(ref)
+    assert not report.ok and report.failed_step == "await_propagation"
+    assert "AADSTS70021" in report.error and "120s" in report.error
+    assert world.object(fakes.HUB_ID, "Secret", "argocd", manifests.secret_name(ref)) is None
+
+
+def test_failed_cluster_is_permanent(world: fakes.World, clock: Clock) -> None:
+    ref = world.add_cluster(fakes.cluster_id("broken"), state="Failed")
+    report = make(world, clock).onboard(ref)
+    assert not report.ok and report.failed_step == "discover" and "Failed" in report.error
+    assert clock.sleeps == [] and world.writes() == 0
+
+
+@pytest.mark.parametrize("op", ["arm.credentials.put", "kube.Secret.create", "kube.ClusterRoleBinding.create"])
+def test_transient_errors_are_retried_with_retry_after(world: fakes.World, clock: Clock, op: str) -> None:
+    ref = world.add_cluster(fakes.cluster_id("flaky"))
+    world.fail(op, errors.Throttled("429 Too Many Requests", delay=7.0), errors.TemporaryError("503"))
+    report = make(world, clock).onboard(ref)
+    assert report.ok, report.error
+    assert 7.0 in clock.sleeps  # Retry-After honoured
+    assert len(world.credentials) == 2
+    assert world.object(fakes.HUB_ID, "Secret", "argocd", manifests.secret_name(ref)) is not None
+
+
+def test_transient_errors_give_up_after_attempts(world: fakes.World, clock: Clock) -> None:
+    ref = world.add_cluster(fakes.cluster_id("down"))
+    world.fail("kube.Secret.get", *[errors.Unreachable("connection refused") for _ in range(10)])
+    report = make(world, clock).onboard(ref)
+    assert not report.ok and report.failed_step == "register" and "connection refused" in report.error
+
+
+def test_foreign_secret_is_never_overwritten(world: fakes.World, clock: Clock) -> None:
+    ref = world.add_cluster(fakes.cluster_id("taken"))
+    key = ("Secret", "argocd", manifests.secret_name(ref))
+    world.objects[fakes.model.ClusterRef.parse(fakes.HUB_ID).key][key] = {
+        "kind": "Secret", "metadata": {"name": key[2], "namespace": "argocd", "resourceVersion": "1"}, "data": {}}
+    report = make(world, clock).onboard(ref)
+    assert not report.ok and report.failed_step == "register" and "not created by" in report.error
+    assert world.object(fakes.HUB_ID, *key)["data"] == {}  # type: ignore[index]
+
+
+def test_azure_rbac_cluster_gets_a_deterministic_role_assignment(world: fakes.World, clock: Clock) -> None:
+    ref = world.add_cluster(fakes.cluster_id("arbac"), azure_rbac=True)
+    r = make(world, clock)
+    assert r.onboard(ref).ok and r.onboard(ref).ok
+    assert len(world.assignments) == 1
+    (scope, name), assignment = next(iter(world.assignments.items()))
+    assert scope == ref.key and name == manifests.role_assignment_name(ref.id, world.identity.principal_id,
+                                                                        "b1ff04bb-8a4e-4dc4-8eb5-8693973ce19b")
+    assert world.calls["arm.role.put"] == 1
+
+
+def test_private_cluster_is_bound_and_verified_through_run_command(world: fakes.World, clock: Clock) -> None:
+    ref = world.add_cluster(fakes.cluster_id("private"), private=True)
+    report = make(world, clock).onboard(ref)
+    assert report.ok, report.error
+    assert report.results["bind_rbac"] == model.Bound("kubernetes", "run-command", manifests.binding_name(world.identity),
+                                                      "applied")
+    assert world.calls["arm.runcommand.run"] == 2  # apply + auth can-i
+    assert not any(op.startswith("kube.ClusterRoleBinding") for op in world.calls)
+
+
+def test_private_cluster_without_run_command_fails_clearly(world: fakes.World, clock: Clock) -> None:
+    ref = world.add_cluster(fakes.cluster_id("private"), private=True)
+    report = make(world, clock, WIF_RUN_COMMAND="false").onboard(ref)
+    assert not report.ok and report.failed_step == "bind_rbac" and "not reachable" in report.error
+
+
+def test_opt_in_tag_skips_and_cleans_up(world: fakes.World, clock: Clock) -> None:
+    ref = world.add_cluster(fakes.cluster_id("tagged"), tags={"argocd": "on"})
+    r = make(world, clock, WIF_OPT_IN_TAG="argocd=on")
+    assert r.onboard(ref).ok
+    world.clusters[ref.key] = model.ClusterFacts(**{**world.clusters[ref.key].__dict__, "tags": ()})
+    report = r.onboard(ref)
+    assert report.ok and "deregister" in report.results and "register" not in report.results
+    assert world.object(fakes.HUB_ID, "Secret", "argocd", manifests.secret_name(ref)) is None
+
+
+def test_hub_itself_is_not_registered(world: fakes.World, clock: Clock) -> None:
+    report = make(world, clock).onboard(model.ClusterRef.parse(fakes.HUB_ID))
+    assert report.ok and not report.results["discover"].eligible  # type: ignore[attr-defined]
+    assert world.writes() == 0
+
+
+def test_out_of_scope_cluster_is_refused_before_any_call(world: fakes.World, clock: Clock) -> None:
+    other = "/subscriptions/99999999-9999-9999-9999-999999999999/resourceGroups/x/providers/" \
+            "Microsoft.ContainerService/managedClusters/y"
+    report = make(world, clock).onboard(model.ClusterRef.parse(other))
+    assert not report.ok and "WIF_ALLOWED_SCOPES" in report.error and sum(world.calls.values()) == 0
+
+
+def test_offboard_removes_only_ours(world: fakes.World, clock: Clock) -> None:
+    ref = world.add_cluster(fakes.cluster_id("gone"))
+    r = make(world, clock)
+    assert r.onboard(ref).ok
+    report = r.offboard(ref)
+    assert report.ok
+    assert report.results["deregister"] == model.Deregistered(secret="deleted", binding="deleted")
+    assert world.object(fakes.HUB_ID, "Secret", "argocd", manifests.secret_name(ref)) is None
+    assert len(world.credentials) == 2  # the hub federation is shared by every cluster: kept
+    again = r.offboard(ref)
+    assert again.ok and again.results["deregister"] == model.Deregistered(secret="absent", binding="absent")
+
+
+def test_offboard_after_cluster_deleted(world: fakes.World, clock: Clock) -> None:
+    ref = world.add_cluster(fakes.cluster_id("deleted"), azure_rbac=True)
+    r = make(world, clock)
+    assert r.onboard(ref).ok
+    del world.clusters[ref.key]
+    report = r.offboard(ref)
+    assert report.ok and report.results["deregister"] == model.Deregistered(secret="deleted", binding="deleted")
+    assert world.assignments == {}
+
+
+def test_in_cluster_topology_federates_each_cluster_and_cleans_up(world: fakes.World, clock: Clock) -> None:
+    r = make(world, clock, WIF_TOPOLOGY="in-cluster", WIF_HUB_CLUSTER_ID="")
+    refs = [world.add_cluster(fakes.cluster_id(f"edge-{i}")) for i in range(3)]
+    for ref in refs:
+        assert r.onboard(ref).ok
+        assert world.object(ref.id, "Secret", "argocd", manifests.secret_name(ref)) is not None
+    assert len(world.credentials) == 6
+    assert r.offboard(refs[0]).ok
+    assert len(world.credentials) == 4
+
+
+def test_in_cluster_topology_stops_before_the_credential_limit(world: fakes.World, clock: Clock) -> None:
+    r = make(world, clock, WIF_TOPOLOGY="in-cluster", WIF_HUB_CLUSTER_ID="")
+    for i in range(10):
+        assert r.onboard(world.add_cluster(fakes.cluster_id(f"edge-{i}"))).ok
+    report = r.onboard(world.add_cluster(fakes.cluster_id("edge-10")))
+    assert not report.ok and report.failed_step == "federate"
+    assert "20 of 20" in report.error and "WIF_ARGOCD_IDENTITY_ID" in report.error
+    assert len(world.credentials) == 20
+
+
+def test_changed_cluster_updates_the_secret(world: fakes.World, clock: Clock) -> None:
+    ref = world.add_cluster(fakes.cluster_id("moving"))
+    r = make(world, clock)
+    assert r.onboard(ref).ok
+    world.clusters[ref.key] = model.ClusterFacts(**{**world.clusters[ref.key].__dict__, "server": "https://new:443"})
+    report = r.onboard(ref)
+    assert report.results["register"] == model.Registered("argocd", manifests.secret_name(ref), "updated")
+    secret = world.object(fakes.HUB_ID, "Secret", "argocd", manifests.secret_name(ref))
+    assert secret is not None and base64.b64decode(secret["data"]["server"]) == b"https://new:443"
