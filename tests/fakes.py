@@ -2,7 +2,9 @@
 
 They hold state (clusters, credentials, objects, role assignments) and count
 calls; tests assert the resulting state and the counts, not call shapes.
-``fail`` queues an error for the next call of an operation (fault injection).
+``fail`` queues an error for the next call of an operation (fault injection);
+``fail_after`` queues one raised *after* the next call took effect (a write that
+happened, then a lost response or a crash before the caller recorded it).
 """
 from __future__ import annotations
 
@@ -40,6 +42,8 @@ class World:
         self.propagation_delay = propagation_delay
         self.calls: Counter[str] = Counter()
         self.failures: dict[str, list[Exception]] = {}
+        self.after_failures: dict[str, list[BaseException]] = {}
+        self._pending_after: Optional[tuple[str, BaseException]] = None
         self.clusters: dict[str, model.ClusterFacts] = {}
         self.objects: dict[str, dict[tuple[str, Optional[str], str], dict[str, Any]]] = {}
         self.credentials: dict[str, tuple[model.FederatedCredential, float]] = {}
@@ -67,6 +71,22 @@ class World:
     def fail(self, op: str, *errs: Exception) -> None:
         self.failures.setdefault(op, []).extend(errs)
 
+    def fail_after(self, op: str, *errs: BaseException) -> None:
+        """The next calls of ``op`` take effect, then raise ``errs`` (one per call).
+
+        Models a timeout or connection reset after the server applied a write, or
+        the process dying before it recorded the result (raise a BaseException).
+        """
+        self.after_failures.setdefault(op, []).extend(errs)
+
+    def pending_faults(self) -> dict[str, int]:
+        """Injected faults that have not fired yet, by operation."""
+        left: Counter[str] = Counter()
+        for queues in (self.failures, self.after_failures):
+            for op, errs in queues.items():
+                left[op] += len(errs)
+        return {op: n for op, n in left.items() if n}
+
     def writes(self) -> int:
         return sum(n for op, n in self.calls.items() if op.rsplit(".", 1)[-1] in WRITES)
 
@@ -89,11 +109,49 @@ class World:
         queued = self.failures.get(op)
         if queued:
             raise queued.pop(0)
+        after = self.after_failures.get(op)
+        if after:
+            self._pending_after = (op, after.pop(0))
+
+    def _settle(self, failed: bool) -> None:
+        """End of a port call: raise the after-fault armed by ``_call`` if the call took effect."""
+        pending, self._pending_after = self._pending_after, None
+        if pending is None:
+            return
+        op, err = pending
+        if failed:  # the call did not take effect (it raised by itself): keep the fault for the next one
+            self.after_failures[op].insert(0, err)
+            return
+        raise err
 
     # ---- ports --------------------------------------------------------------------------
     def ports(self) -> ports.Ports:
-        return ports.Ports(clusters=_Clusters(self), identities=_Identities(self), tokens=_Tokens(self),
-                           kube=lambda facts: _Kube(self, facts.ref), roles=_Roles(self), run_command=_RunCommand(self))
+        return ports.Ports(clusters=_Faulty(self, _Clusters(self)), identities=_Faulty(self, _Identities(self)),
+                           tokens=_Faulty(self, _Tokens(self)), kube=lambda facts: _Faulty(self, _Kube(self, facts.ref)),
+                           roles=_Faulty(self, _Roles(self)), run_command=_Faulty(self, _RunCommand(self)))
+
+
+class _Faulty:
+    """Wraps a fake port: after each call, raise the after-fault ``World._call`` armed, if any."""
+
+    def __init__(self, w: World, port: Any) -> None:
+        self._w, self._port = w, port
+
+    def __getattr__(self, name: str) -> Any:
+        attr = getattr(self._port, name)
+        if not callable(attr):
+            return attr
+
+        def call(*args: Any, **kwargs: Any) -> Any:
+            try:
+                result = attr(*args, **kwargs)
+            except BaseException:
+                self._w._settle(failed=True)
+                raise
+            self._w._settle(failed=False)
+            return result
+
+        return call
 
 
 class _Clusters:

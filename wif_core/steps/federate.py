@@ -41,8 +41,10 @@ def federate(p: ports.Ports, settings: config.Settings, d: model.Discovered) -> 
     keep, create = plan(existing, manifests.desired_credentials(settings, issuer))
     check_limit(d.identity, len(existing), len(create))
     for credential in create:
+        # Forget the proof before writing: if the write lands but its response is lost, the
+        # retry finds the credential existing and would otherwise trust the stale proof.
+        p.proven.discard(propagation.proof_key(d.identity, credential.issuer, credential.subject))
         # One at a time: Entra answers 409 to concurrent writes on one identity.
         p.identities.put_credential(settings.identity, credential)
-        p.proven.discard(propagation.proof_key(d.identity, credential.issuer, credential.subject))
     return model.Federated(identity_id=settings.identity.id, credentials=tuple(keep + create),
                            created=tuple(c.name for c in create))
