@@ -52,9 +52,8 @@ param enableAzureRbacAssignments bool = false
 // wif_core.config (tests/infra/test_bicep_structure.py holds them together).
 // ---------------------------------------------------------------------------
 
-@minLength(1)
-@description('WIF_HUB_CLUSTER_ID: ARM id of the AKS cluster running Argo CD.')
-param hubClusterId string
+@description('WIF_HUB_CLUSTER_ID: ARM id of the AKS cluster running Argo CD. Required for topology hub; empty for in-cluster (then no hub roles are granted).')
+param hubClusterId string = ''
 
 @description('WIF_ALLOWED_SCOPES: comma list, no spaces, of /subscriptions/<guid> or /subscriptions/<guid>/resourceGroups/<name>. Empty: this subscription. Read and credential roles are granted at each.')
 param allowedScopes string = ''
@@ -155,7 +154,8 @@ var createSystemTopic = empty(existingSystemTopicId)
 var systemTopicId = createSystemTopic ? '/subscriptions/${subscription().subscriptionId}/resourceGroups/${rgName}/providers/Microsoft.EventGrid/systemTopics/evgt-wif-${resourceToken}' : existingSystemTopicId
 var systemTopicParts = split(systemTopicId, '/')
 
-var hubParts = split(hubClusterId, '/')
+var grantHubAccess = !empty(hubClusterId)
+var hubParts = split(grantHubAccess ? hubClusterId : '/subscriptions/${subscription().subscriptionId}/resourceGroups/${rgName}/providers/Microsoft.ContainerService/managedClusters/none', '/')
 var scopeList = empty(allowedScopes) ? [
   subscription().id
 ] : split(allowedScopes, ',')
@@ -308,7 +308,7 @@ module appRbac 'modules/app-rbac.bicep' = {
   }
 }
 
-module hubAccess 'modules/hub-access.bicep' = {
+module hubAccess 'modules/hub-access.bicep' = if (grantHubAccess) {
   name: 'hub-access-${resourceToken}'
   scope: resourceGroup(hubParts[2], hubParts[4])
   params: {
