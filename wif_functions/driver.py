@@ -1,0 +1,338 @@
+"""An in-process stand-in for the Durable Functions host, for tests, the demo and benchmarks.
+
+The Durable extension cannot run here, so ``LocalDurable`` plays both of its parts:
+
+* the *client* (``start_new``, ``get_status``, ``raise_event``, ``terminate``,
+  ``create_check_status_response``) that ``on_cluster_event`` and the HTTP API are given;
+* the *host loop*: it keeps each instance's history as the JSON the extension sends,
+  runs the registered orchestrator function through the real Durable SDK replay engine,
+  turns the actions it returns into ``TaskScheduled``/``TimerCreated`` events, runs the
+  scheduled activity function for real, appends ``TaskCompleted``/``TaskFailed``, retries
+  per the action's retry options with retry timers, fires timers (``TimerFired``) and
+  delivers raised events (``EventRaised``), until the orchestration completes or fails.
+
+Time comes from ``clock``/``sleep`` (real by default; ``VirtualClock`` makes long waits instant).
+"""
+from __future__ import annotations
+
+import datetime as dt
+import json
+import time
+import traceback
+from collections import deque
+from dataclasses import dataclass, field
+from typing import Any, Callable, Iterator, Optional
+
+import azure.durable_functions as df
+import azure.functions as func
+from azure.durable_functions.models.DurableOrchestrationStatus import DurableOrchestrationStatus
+
+from wif_functions import instances
+
+_FMT = "%Y-%m-%dT%H:%M:%S.%fZ"
+_OOP = "$OutOfProcData$:"
+HUB = "akswif"
+ACTIVE = instances.ACTIVE
+# HistoryEventType values (azure.durable_functions.models.history.HistoryEventType)
+EXECUTION_STARTED, TASK_SCHEDULED, TASK_COMPLETED, TASK_FAILED = 0, 4, 5, 6
+TIMER_CREATED, TIMER_FIRED, ORCHESTRATOR_STARTED, ORCHESTRATOR_COMPLETED, EVENT_RAISED = 10, 11, 12, 13, 15
+
+
+class VirtualClock:
+    """A clock whose ``sleep`` advances it: durable timers fire at once, waits are still measured."""
+
+    def __init__(self, start: float = 1_700_000_000.0) -> None:
+        self.now = start
+
+    def time(self) -> float:
+        return self.now
+
+    def sleep(self, seconds: float) -> None:
+        self.now += max(0.0, seconds)
+
+
+@dataclass
+class _Call:
+    event_id: int
+    name: str
+    input: Optional[str]
+    retry: Optional[dict[str, Any]]
+    attempt: int = 1
+
+
+@dataclass
+class Instance:
+    instance_id: str
+    name: str
+    input: Optional[str]
+    created: dt.datetime
+    status: str = "Pending"
+    output: Any = None
+    custom_status: Any = None
+    updated: Optional[dt.datetime] = None
+    history: list[dict[str, Any]] = field(default_factory=list)
+    activities: list[dict[str, Any]] = field(default_factory=list)  # every activity run: name, input, outcome
+    _next_id: int = 0
+    _seen: int = 0  # actions already turned into history
+    _calls: deque[_Call] = field(default_factory=deque)
+    _timers: dict[int, tuple[dt.datetime, Optional[_Call]]] = field(default_factory=dict)
+    _action_timers: dict[int, int] = field(default_factory=dict)
+    _events: deque[tuple[str, Optional[str]]] = field(default_factory=deque)
+    _host_events: list[dict[str, Any]] = field(default_factory=list)  # to append after the next replay
+
+    @property
+    def timers(self) -> list[dict[str, Any]]:
+        """Every timer the orchestrator created (not retry timers): fire time and whether it was cancelled."""
+        return [e for e in self.history if e["EventType"] == TIMER_CREATED and not e.get("Retry")]
+
+
+class LocalDurable:
+    def __init__(self, app: Any = None, *, clock: Callable[[], float] = time.time,
+                 sleep: Callable[[float], None] = time.sleep, base_url: str = "http://localhost:7071",
+                 schema: int = 0) -> None:
+        if app is None:
+            import function_app
+
+            app = function_app.app
+        self.functions = {f.get_function_name(): f.get_user_function() for f in app.get_functions()}
+        self.clock, self.sleep, self.schema = clock, sleep, schema
+        self.instances: dict[str, Instance] = {}
+        self.started: list[str] = []  # instance ids, once per start_new
+        self._urls = df.DurableOrchestrationClient(json.dumps(_binding(base_url)))
+
+    # ---- the client, as DurableOrchestrationClient ---------------------------------------
+    async def start_new(self, orchestration_function_name: str, instance_id: Optional[str] = None,
+                        client_input: Any = None) -> str:
+        iid = instance_id or f"{len(self.started):032x}"
+        old = self.instances.get(iid)
+        if old is not None and old.status in ACTIVE:  # host.json: overridableExistingInstanceStates
+            raise Exception(f"An Orchestration instance with the status {old.status} already exists.")  # noqa: TRY002
+        if orchestration_function_name not in self.functions:
+            raise Exception(f"The function '{orchestration_function_name}' doesn't exist.")  # noqa: TRY002
+        raw = None if client_input is None else json.dumps(client_input)
+        self.instances[iid] = Instance(iid, orchestration_function_name, raw, self._now())
+        self.started.append(iid)
+        return iid
+
+    async def get_status(self, instance_id: str, show_history: bool = False, show_history_output: bool = False,
+                         show_input: bool = False) -> DurableOrchestrationStatus:
+        inst = self.instances.get(instance_id)
+        if inst is None:
+            return DurableOrchestrationStatus()
+        body = {"name": inst.name, "instanceId": inst.instance_id, "createdTime": inst.created.strftime(_FMT),
+                "lastUpdatedTime": (inst.updated or inst.created).strftime(_FMT), "runtimeStatus": inst.status,
+                "customStatus": inst.custom_status, "output": inst.output}
+        if show_input:
+            body["input"] = inst.input
+        if show_history:
+            body["history"] = inst.history
+        return DurableOrchestrationStatus.from_json(body)
+
+    async def raise_event(self, instance_id: str, event_name: str, event_data: Any = None, **_: Any) -> None:
+        inst = self.instances.get(instance_id)
+        if inst is None:
+            raise Exception(f"No instance with ID '{instance_id}' found.")  # noqa: TRY002
+        if inst.status in ACTIVE:  # events for a finished instance are dropped, as in Azure Storage
+            inst._events.append((event_name, None if event_data is None else json.dumps(event_data)))
+
+    async def terminate(self, instance_id: str, reason: str) -> None:
+        inst = self.instances.get(instance_id)
+        if inst is not None and inst.status in ACTIVE:
+            inst.status, inst.output, inst.updated = "Terminated", reason, self._now()
+
+    def create_check_status_response(self, request: func.HttpRequest, instance_id: str) -> func.HttpResponse:
+        response: func.HttpResponse = self._urls.create_check_status_response(request, instance_id)
+        return response
+
+    def create_http_management_payload(self, instance_id: str) -> dict[str, str]:
+        payload: dict[str, str] = self._urls.create_http_management_payload(instance_id)
+        return payload
+
+    # ---- the host loop -------------------------------------------------------------------
+    def run_all(self, max_episodes: int = 100_000) -> None:
+        for iid in list(self.instances):
+            self.run(iid, max_episodes=max_episodes)
+
+    def run(self, instance_id: str, *, stop_before: Optional[Callable[[Any], bool]] = None,
+            max_episodes: int = 100_000) -> Instance:
+        """Run until the instance ends, waits on nothing, or ``stop_before(activity input)`` holds."""
+        inst = self.instances[instance_id]
+        if inst.status == "Pending":
+            inst.status = "Running"
+            now = self._stamp()
+            inst.history += [_event(ORCHESTRATOR_STARTED, now), _event(EXECUTION_STARTED, now, Name=inst.name,
+                                                                        Input=inst.input, Version="")]
+            self._replay(inst)
+        for _ in range(max_episodes):
+            if inst.status != "Running" or not self._next(inst, stop_before):
+                return inst
+            self._replay(inst)
+        raise RuntimeError(f"{instance_id}: still running after {max_episodes} episodes")
+
+    def _next(self, inst: Instance, stop_before: Optional[Callable[[Any], bool]]) -> bool:
+        """Append the next thing that happens to the history; False if nothing can."""
+        for e in inst.history:
+            e["IsPlayed"] = True
+        batch: list[dict[str, Any]] = []
+        if inst._calls and not inst._events:
+            call = inst._calls[0]
+            given = json.loads(call.input) if call.input else None
+            if stop_before is not None and stop_before(given):
+                return False
+            inst._calls.popleft()
+            batch.append(self._execute(inst, call, given))
+        elif not inst._events and inst._timers:
+            tid, (fire_at, retried) = min(inst._timers.items(), key=lambda kv: kv[1][0])
+            del inst._timers[tid]
+            wait = (fire_at - self._now()).total_seconds()
+            if wait > 0:
+                self.sleep(wait)
+            batch.append(_event(TIMER_FIRED, self._stamp(), TimerId=tid, FireAt=fire_at.strftime(_FMT)))
+            if retried is not None and retried.retry is not None \
+                    and retried.attempt < int(retried.retry["maxNumberOfAttempts"]):
+                inst._host_events.append({"again": retried})
+        # Events raised meanwhile (e.g. while the activity ran) come before its completion.
+        events = [_event(EVENT_RAISED, self._stamp(), Name=n, Input=d) for n, d in inst._events]
+        inst._events.clear()
+        if not batch and not events:
+            return False
+        inst.history += [_event(ORCHESTRATOR_STARTED, self._stamp()), *events, *batch]
+        return True
+
+    def _execute(self, inst: Instance, call: _Call, given: Any) -> dict[str, Any]:
+        record: dict[str, Any] = {"name": call.name, "input": given, "attempt": call.attempt}
+        inst.activities.append(record)
+        try:
+            result = self.functions[call.name](given)
+        except Exception as e:  # noqa: BLE001 - any activity failure becomes TaskFailed, as in the host
+            record["error"] = f"{type(e).__name__}: {e}"
+            reason = f"Activity function '{call.name}' failed: {type(e).__name__}: {e}"
+            failed = _event(TASK_FAILED, self._stamp(), TaskScheduledId=call.event_id, Reason=reason,
+                            Details=f"Result: Failure\nException: {type(e).__name__}: {e}\n"
+                                    f"Stack: {''.join(traceback.format_tb(e.__traceback__))}")
+            if call.retry is not None:  # the extension's retry interceptor: a timer after every failure
+                delay = _retry_delay(call.retry, call.attempt)
+                inst._host_events.append({"retry": call, "fire_at": self._now() + dt.timedelta(seconds=delay)})
+            return failed
+        record["result"] = result
+        return _event(TASK_COMPLETED, self._stamp(), TaskScheduledId=call.event_id, Result=json.dumps(result))
+
+    def _replay(self, inst: Instance) -> None:
+        """One episode: the real SDK replays the whole history and returns its actions."""
+        context = {"history": inst.history, "instanceId": inst.instance_id, "isReplaying": False,
+                   "parentInstanceId": None, "input": inst.input, "upperSchemaVersion": self.schema}
+        error = None
+        try:
+            state = json.loads(self.functions[inst.name](json.dumps(context)))
+        except Exception as e:  # noqa: BLE001 - the SDK reports a failed orchestration by raising
+            text = str(e)
+            if _OOP not in text:
+                raise
+            message, raw = text.split(_OOP, 1)
+            state, error = json.loads(raw), message.strip()
+        inst.custom_status, inst.updated = state.get("customStatus"), self._now()
+        actions = list(_flatten(state.get("actions") or []))
+        for index, action in enumerate(actions):
+            if index >= inst._seen:
+                self._schedule(inst, index, action)
+            elif action.get("isCanceled") and index in inst._action_timers:
+                inst._timers.pop(inst._action_timers[index], None)
+        inst._seen = len(actions)
+        self._host_side(inst)
+        inst.history.append(_event(ORCHESTRATOR_COMPLETED, self._stamp()))
+        if error is not None:
+            inst.status, inst.output = "Failed", error
+        elif state.get("isDone"):
+            inst.status, inst.output = "Completed", state.get("output")
+
+    def _schedule(self, inst: Instance, index: int, action: dict[str, Any]) -> None:
+        kind = action.get("actionType")
+        if kind in (0, 1):  # CallActivity, CallActivityWithRetry
+            call = _Call(self._id(inst), action["functionName"], action.get("input"), action.get("retryOptions"))
+            inst.history.append(_event(TASK_SCHEDULED, self._stamp(), EventId=call.event_id, Name=call.name,
+                                       Input=call.input))
+            inst._calls.append(call)
+        elif kind == 5:  # CreateTimer
+            tid = self._id(inst)
+            inst.history.append(_event(TIMER_CREATED, self._stamp(), EventId=tid, FireAt=action["fireAt"]))
+            inst._action_timers[index] = tid
+            if not action.get("isCanceled"):
+                inst._timers[tid] = (_parse(action["fireAt"]), None)
+        elif kind != 6:  # WaitForExternalEvent needs nothing from the host
+            raise NotImplementedError(f"the local driver does not run action type {kind}: {action}")
+
+    def _host_side(self, inst: Instance) -> None:
+        """Retry timers and re-scheduled attempts, which the extension adds on its own."""
+        for item in inst._host_events:
+            if "again" in item:
+                old: _Call = item["again"]
+                call = _Call(self._id(inst), old.name, old.input, old.retry, old.attempt + 1)
+                inst.history.append(_event(TASK_SCHEDULED, self._stamp(), EventId=call.event_id, Name=call.name,
+                                           Input=call.input))
+                inst._calls.append(call)
+            else:
+                tid = self._id(inst)
+                inst.history.append(_event(TIMER_CREATED, self._stamp(), EventId=tid,
+                                           FireAt=item["fire_at"].strftime(_FMT), Retry=True))
+                inst._timers[tid] = (item["fire_at"], item["retry"])
+        inst._host_events.clear()
+
+    def _id(self, inst: Instance) -> int:
+        inst._next_id += 1
+        return inst._next_id - 1
+
+    def _now(self) -> dt.datetime:
+        return dt.datetime.fromtimestamp(self.clock(), dt.timezone.utc)
+
+    def _stamp(self) -> dt.datetime:
+        return self._now()
+
+
+def _event(kind: int, when: dt.datetime, **fields: Any) -> dict[str, Any]:
+    return {"EventType": kind, "EventId": fields.pop("EventId", -1), "IsPlayed": False,
+            "Timestamp": when.strftime(_FMT), **fields}
+
+
+def _flatten(actions: list[Any]) -> Iterator[dict[str, Any]]:
+    for item in actions:
+        if isinstance(item, list):
+            yield from _flatten(item)
+        elif isinstance(item, dict) and "compoundActions" in item:
+            yield from _flatten(item["compoundActions"])
+        else:
+            yield item
+
+
+def _parse(text: str) -> dt.datetime:
+    value = dt.datetime.fromisoformat(text.replace("Z", "+00:00"))
+    return value if value.tzinfo else value.replace(tzinfo=dt.timezone.utc)
+
+
+def _retry_delay(retry: dict[str, Any], attempt: int) -> float:
+    first = float(retry.get("firstRetryIntervalInMilliseconds", 1000)) / 1000
+    delay = first * float(retry.get("backoffCoefficient", 1)) ** (attempt - 1)
+    cap = retry.get("maxRetryIntervalInMilliseconds")
+    return min(delay, float(cap) / 1000) if cap else delay
+
+
+def _binding(base_url: str) -> dict[str, Any]:
+    """The durable client binding JSON, shaped as the Functions host sends it."""
+    root = f"{base_url}/runtime/webhooks/durabletask"
+    query = f"taskHub={HUB}&connection=Storage&code=LOCAL-FUNCTION-KEY"
+    instance = f"{root}/instances/INSTANCEID"
+    return {
+        "taskHubName": HUB,
+        "creationUrls": {"createNewInstancePostUri": f"{root}/orchestrators/{{functionName}}[/{{instanceId}}]?code=LOCAL",
+                         "createAndWaitOnNewInstancePostUri": f"{root}/orchestrators/{{functionName}}[/{{instanceId}}]"
+                                                              f"?timeout={{timeoutInSeconds}}&pollingInterval="
+                                                              f"{{intervalInSeconds}}&code=LOCAL"},
+        "managementUrls": {"id": "INSTANCEID", "statusQueryGetUri": f"{instance}?{query}",
+                           "sendEventPostUri": f"{instance}/raiseEvent/{{eventName}}?{query}",
+                           "terminatePostUri": f"{instance}/terminate?reason={{text}}&{query}",
+                           "rewindPostUri": f"{instance}/rewind?reason={{text}}&{query}",
+                           "purgeHistoryDeleteUri": f"{instance}?{query}",
+                           "restartPostUri": f"{instance}/restart?{query}",
+                           "suspendPostUri": f"{instance}/suspend?reason={{text}}&{query}",
+                           "resumePostUri": f"{instance}/resume?reason={{text}}&{query}"},
+        "rpcBaseUrl": "http://127.0.0.1:17071/durabletask/",
+    }
