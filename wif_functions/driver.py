@@ -94,7 +94,7 @@ class LocalDurable:
             import function_app
 
             app = function_app.app
-        self.functions = {f.get_function_name(): f.get_user_function() for f in app.get_functions()}
+        self.functions = {f.get_function_name(): f.get_user_function() for f in indexed(app)}
         self.clock, self.sleep, self.schema = clock, sleep, schema
         self.instances: dict[str, Instance] = {}
         self.started: list[str] = []  # instance ids, once per start_new
@@ -286,6 +286,16 @@ class LocalDurable:
 
     def _stamp(self) -> dt.datetime:
         return self._now()
+
+
+_indexed: dict[int, list[Any]] = {}
+
+
+def indexed(app: Any) -> list[Any]:
+    """``app.get_functions()``, once per app: azure-functions refuses a second call (duplicate names)."""
+    if id(app) not in _indexed:
+        _indexed[id(app)] = list(app.get_functions())
+    return _indexed[id(app)]
 
 
 def _event(kind: int, when: dt.datetime, **fields: Any) -> dict[str, Any]:

@@ -71,11 +71,11 @@ def _cluster_id_from_body(body: bytes) -> Any:
     if not body.strip():
         raise _Refused(400, f"request body is empty; send {_BODY_SHAPE}")
     try:
-        data = json.loads(body)
-    except json.JSONDecodeError as e:
-        raise _Refused(400, f"request body is not JSON ({e.msg} at position {e.pos}); send {_BODY_SHAPE}") from None
+        data = json.loads(body.decode("utf-8"))
     except UnicodeDecodeError:
         raise _Refused(400, f"request body is not UTF-8 text; send {_BODY_SHAPE}") from None
+    except json.JSONDecodeError as e:
+        raise _Refused(400, f"request body is not JSON ({e.msg} at position {e.pos}); send {_BODY_SHAPE}") from None
     if not isinstance(data, dict) or "clusterId" not in data:
         raise _Refused(400, f"request body must be {_BODY_SHAPE}")
     return data["clusterId"]

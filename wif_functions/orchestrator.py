@@ -68,20 +68,28 @@ class _Run:
             "cluster": self.ref.id, "action": self.action, "step": step, "attempt": attempt,
             "lastError": last_error, "state": state, "done": list(self.done)})
 
-    def note(self, payload: Any) -> None:
+    def note(self, payload: Any) -> bool:
+        """Take a client's request into account; False for a malformed or already seen one."""
         if not isinstance(payload, dict) or payload.get("action") not in instances.ACTIONS:
-            return
+            return False
         event_id = str(payload.get("id") or "")
         if event_id in self.seen:
-            return
+            return False
         self.seen.add(event_id)
-        self.pending = None if payload["action"] == self.action else str(payload["action"])
+        self.pending = None if payload["action"] == self.action else str(payload["action"])  # latest wins
         if self.pending and not self.context.is_replaying:
             log.info("%s: %s requested during %s; switching after the current activity",
                      self.ref.id, self.pending, self.action)
+        return True
 
     def race(self, task: Any, *, cancellable: bool = False) -> Gen:
-        """Wait for ``task`` while listening for a client's ``desired_action`` event."""
+        """Wait for ``task`` while listening for a client's ``desired_action`` event.
+
+        The listener is fresh each time and the task is only ever yielded alone afterwards:
+        putting an already scheduled task into a second ``task_any`` makes the SDK (replay
+        schema V1) send its action again, and the host would run the activity twice.
+        An event arriving while nobody listens is kept by the SDK for the next listener.
+        """
         waiter = self.context.wait_for_external_event(instances.EVENT)
         yield self.context.task_any([task, waiter])
         if waiter.is_completed:
