@@ -112,7 +112,15 @@ DEREGISTER: tuple[Step, ...] = (
          describe="remove the cluster Secret and the bindings we created"),
 )
 
-CHAINS: dict[str, tuple[Step, ...]] = {"register": REGISTER, "deregister": DEREGISTER}
+# The CLI's `verify` (and any on-demand check): read the cluster, then the SubjectAccessReview,
+# whatever WIF_VERIFY says (that setting only decides whether onboarding ends with it).
+VERIFY: tuple[Step, ...] = (
+    REGISTER[0],
+    Step("verify", _with_discovered(verify.verify), wait=_PROPAGATION, when=_eligible,
+         describe="SubjectAccessReview for the Argo CD identity"),
+)
+
+CHAINS: dict[str, tuple[Step, ...]] = {"register": REGISTER, "deregister": DEREGISTER, "verify": VERIFY}
 
 
 def find(chain: str, step: str) -> Step:

@@ -1,0 +1,340 @@
+"""``python -m wif_core``: the event contract in a subprocess, the other commands on the fake world."""
+from __future__ import annotations
+
+import io
+import json
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any, Optional
+
+import pytest
+import yaml
+
+from tests import fakes
+from wif_core import cli, errors, events, manifests
+
+ROOT = Path(__file__).resolve().parents[2]
+DATA = ROOT / "tests" / "data" / "events"
+ENV = {"WIF_HUB_CLUSTER_ID": fakes.HUB_ID, "WIF_ARGOCD_IDENTITY_ID": fakes.IDENTITY_ID,
+       "WIF_ALLOWED_SCOPES": f"/subscriptions/{fakes.SUB}"}
+
+
+def run(*args: str, stdin: Optional[bytes] = None, env: Optional[dict[str, str]] = None) -> subprocess.CompletedProcess[str]:
+    """The real entry point, with no WIF_* setting unless given."""
+    clean = {"PATH": os.environ.get("PATH", ""), **(env or {})}
+    proc = subprocess.run([sys.executable, "-m", "wif_core", *args], cwd=ROOT, env=clean, input=stdin,
+                          capture_output=True, timeout=60)
+    return subprocess.CompletedProcess(proc.args, proc.returncode, proc.stdout.decode(), proc.stderr.decode())
+
+
+def lines(text: str) -> list[dict[str, Any]]:
+    return [json.loads(line) for line in text.splitlines()]
+
+
+def assert_one_line_error(proc: subprocess.CompletedProcess[str], code: int = 2) -> str:
+    assert proc.returncode == code, (proc.returncode, proc.stderr)
+    assert "Traceback" not in proc.stderr
+    err = proc.stderr.splitlines()
+    assert len(err) == 1 and err[0].startswith("error: "), proc.stderr
+    assert proc.stdout == ""
+    return err[0]
+
+
+# ---- event --dry-run: the contract in DESIGN.md -----------------------------------------
+
+@pytest.mark.parametrize("name", sorted(p.name for p in DATA.glob("*.json")))
+def test_event_dry_run_prints_one_json_object_per_event(name: str) -> None:
+    proc = run("event", str(DATA / name), "--dry-run")
+    assert proc.returncode == 0 and proc.stderr == ""
+    got = lines(proc.stdout)
+    expected = [d.to_json() for d in events.decide((DATA / name).read_bytes())]
+    assert got == expected
+    for row in got:
+        assert row["action"] in ("register", "deregister", "ignore")
+        assert row["cluster"] is None or row["cluster"].startswith("/subscriptions/")
+        assert row["reason"]
+
+
+def test_event_dry_run_both_schemas() -> None:
+    eg = lines(run("event", str(DATA / "eventgrid-batch.json"), "--dry-run").stdout)
+    assert [r["action"] for r in eg] == ["register", "ignore", "ignore", "ignore", "ignore", "ignore", "deregister"]
+    ce = lines(run("event", str(DATA / "cloudevents-batch.json"), "--dry-run").stdout)
+    assert [r["action"] for r in ce] == ["register", "ignore", "ignore", "deregister"]
+    assert ce[0]["cluster"].endswith("/managedClusters/aks-prod-eu")
+
+
+def test_event_reads_stdin() -> None:
+    proc = run("event", "-", "--dry-run", stdin=(DATA / "cloudevents-write-cluster.json").read_bytes())
+    assert proc.returncode == 0 and lines(proc.stdout)[0]["action"] == "register"
+
+
+def test_event_dry_run_filters_by_allowed_scopes_when_set() -> None:
+    other = {"WIF_ALLOWED_SCOPES": "/subscriptions/00000000-0000-0000-0000-000000000000"}
+    rows = lines(run("event", str(DATA / "eventgrid-write-cluster.json"), "--dry-run", env=other).stdout)
+    assert rows[0]["action"] == "ignore" and "WIF_ALLOWED_SCOPES" in rows[0]["reason"]
+    line = assert_one_line_error(run("event", str(DATA / "eventgrid-write-cluster.json"), "--dry-run",
+                                     env={"WIF_ALLOWED_SCOPES": "/subscriptions/nope"}))
+    assert "WIF_ALLOWED_SCOPES" in line
+
+
+def test_hostile_id_in_a_well_formed_event_is_ignored() -> None:
+    event = json.loads((DATA / "eventgrid-write-cluster.json").read_text())
+    event["subject"] = event["data"]["resourceUri"] = event["subject"] + "/../../managedClusters/prod"
+    proc = run("event", "-", "--dry-run", stdin=json.dumps(event).encode())
+    assert proc.returncode == 0
+    row = lines(proc.stdout)[0]
+    assert row["action"] == "ignore" and row["cluster"] is None and row["reason"].startswith("invalid cluster id")
+
+
+MALFORMED = {
+    "not json": b"{nope",
+    "binary": bytes(range(256)) * 4,
+    "empty": b"",
+    "empty array": b"[]",
+    "not an event": b'{"hello": "world"}',
+    "deep": b"[" * 200_000 + b"]" * 200_000,
+    "huge": b'"' + b"a" * (events.MAX_BYTES + 10) + b'"',
+    "too many": json.dumps([{"eventType": "x"}] * (events.MAX_EVENTS + 1)).encode(),
+    "bad time": (DATA / "eventgrid-write-cluster.json").read_bytes().replace(b'"2024-05-14T09:12:31.4417396Z"', b'"soon"'),
+    "newline in message": b'{"specversion": "1.0\\nINJECTED"}',
+}
+
+
+@pytest.mark.parametrize("name", sorted(MALFORMED))
+def test_malformed_input_exits_2_with_one_line(name: str, tmp_path: Path) -> None:
+    path = tmp_path / "payload.json"
+    path.write_bytes(MALFORMED[name])
+    line = assert_one_line_error(run("event", str(path), "--dry-run"))
+    assert "INJECTED" not in line or "\\n" in line
+
+
+@pytest.mark.parametrize("args", [
+    ("event",), ("bogus",), (), ("plan",), ("plan", "--cluster"), ("plan", "--cluster", "x", "-o", "xml"),
+    ("event", "/does/not/exist", "--dry-run"), ("onboard", "--cluster", "/subscriptions/../etc/passwd"),
+])
+def test_bad_arguments_exit_2_with_one_line(args: tuple[str, ...]) -> None:
+    assert_one_line_error(run(*args))
+
+
+def test_commands_that_need_settings_name_the_missing_one() -> None:
+    line = assert_one_line_error(run("plan", "--cluster", fakes.cluster_id("app1")))
+    assert "WIF_HUB_CLUSTER_ID" in line
+    line = assert_one_line_error(run("event", str(DATA / "eventgrid-write-cluster.json")))
+    assert "WIF_" in line
+
+
+def test_help_exits_0() -> None:
+    proc = run("--help")
+    assert proc.returncode == 0 and "onboard" in proc.stdout and proc.stderr == ""
+
+
+# ---- in-process, on the fake world ----------------------------------------------------
+
+class Captured:
+    def __init__(self, code: int, out: str, err: str) -> None:
+        self.code, self.out, self.err = code, out, err
+
+    def json(self) -> Any:
+        return json.loads(self.out)
+
+
+def main(world: fakes.World, *args: str, env: Optional[dict[str, str]] = None) -> Captured:
+    out, err = io.StringIO(), io.StringIO()
+    code = cli.main(list(args), ports_factory=lambda settings: world.ports(), env=env or ENV, stdout=out, stderr=err)
+    return Captured(code, out.getvalue(), err.getvalue())
+
+
+@pytest.fixture
+def world() -> fakes.World:
+    return fakes.World()
+
+
+def test_plan_json_renders_what_onboard_would_apply_without_applying(world: fakes.World) -> None:
+    ref = world.add_cluster(fakes.cluster_id("app1"), tags={"env": "dev"})
+    result = main(world, "plan", "--cluster", ref.id, "-o", "json")
+    assert result.code == 0, result.err
+    assert world.writes() == 0
+    doc = result.json()
+    assert doc["cluster"] == ref.id and doc["eligible"] is True and doc["changes"] == 4
+    by_kind = {(m["kind"], m["name"]): m for m in doc["manifests"]}
+    assert [m["action"] for m in doc["manifests"]] == ["create", "create", "create", "create"]
+    secret = by_kind[("Secret", manifests.secret_name(ref))]["manifest"]
+    assert secret["metadata"]["labels"][manifests.LABEL_SECRET_TYPE] == "cluster"
+    assert secret["stringData"]["server"].startswith("https://")
+    config = json.loads(secret["stringData"]["config"])
+    assert config["execProviderConfig"]["command"] == "argocd-k8s-auth"
+    assert config["tlsClientConfig"]["caData"] == fakes.CA_DATA
+    binding = next(m for m in doc["manifests"] if m["kind"] == "ClusterRoleBinding")["manifest"]
+    assert binding["subjects"][0]["name"] == world.identity.principal_id
+    subjects = {m["manifest"]["subject"] for m in doc["manifests"] if m["kind"] == "FederatedIdentityCredential"}
+    assert subjects == {"system:serviceaccount:argocd:argocd-application-controller",
+                        "system:serviceaccount:argocd:argocd-server"}
+
+
+def test_plan_after_onboard_is_unchanged_and_yaml_matches_json(world: fakes.World) -> None:
+    ref = world.add_cluster(fakes.cluster_id("app1"))
+    assert main(world, "onboard", "--cluster", ref.id).code == 0
+    writes = world.writes()
+    as_json = main(world, "plan", "--cluster", ref.id, "-o", "json").json()
+    as_yaml = yaml.safe_load(main(world, "plan", "--cluster", ref.id).out)
+    assert as_json == as_yaml
+    assert as_json["changes"] == 0 and {m["action"] for m in as_json["manifests"]} == {"unchanged"}
+    assert world.writes() == writes
+
+
+def test_plan_azure_rbac_private_and_foreign(world: fakes.World) -> None:
+    azure = world.add_cluster(fakes.cluster_id("az"), azure_rbac=True)
+    doc = main(world, "plan", "--cluster", azure.id, "-o", "json").json()
+    assignment = next(m for m in doc["manifests"] if m["kind"] == "RoleAssignment")
+    assert assignment["action"] == "create" and assignment["manifest"]["scope"] == azure.id
+    private = world.add_cluster(fakes.cluster_id("priv"), private=True)
+    doc = main(world, "plan", "--cluster", private.id, "-o", "json").json()
+    assert next(m for m in doc["manifests"] if m["kind"] == "ClusterRoleBinding")["action"] == "apply"
+    foreign = world.add_cluster(fakes.cluster_id("taken"))
+    name = manifests.secret_name(foreign)
+    world.objects[fakes.model.ClusterRef.parse(fakes.HUB_ID).key][("Secret", "argocd", name)] = {
+        "apiVersion": "v1", "kind": "Secret", "metadata": {"name": name, "namespace": "argocd", "resourceVersion": "1"}}
+    doc = main(world, "plan", "--cluster", foreign.id, "-o", "json").json()
+    secret = next(m for m in doc["manifests"] if m["kind"] == "Secret")
+    assert secret["action"] == "refuse" and doc["refusals"] == 1
+    assert world.writes() == 0
+
+
+def test_plan_of_an_ineligible_cluster(world: fakes.World) -> None:
+    ref = world.add_cluster(fakes.cluster_id("untagged"))
+    doc = main(world, "plan", "--cluster", ref.id, "-o", "json", env={**ENV, "WIF_OPT_IN_TAG": "argocd"}).json()
+    assert doc["eligible"] is False and "WIF_OPT_IN_TAG" in doc["reason"]
+    assert doc["changes"] == 0 and all(m["action"] == "none" for m in doc["manifests"])
+
+
+def test_plan_of_a_cluster_still_provisioning_fails_with_one_line(world: fakes.World) -> None:
+    ref = world.add_cluster(fakes.cluster_id("new"), state="Creating")
+    result = main(world, "plan", "--cluster", ref.id, "-o", "json")
+    assert result.code == 1 and result.out == "" and result.err == "error: cluster new is Creating\n"
+
+
+PROGRESS = re.compile(r"^\[(\d)/(\d)\] (\w+) +(started|done|skipped|failed|waiting \(attempt \d+\)|retrying \(attempt \d+\))"
+                      r"(: .*?)?(  \d+\.\ds)?$")
+
+
+def test_onboard_prints_progress_and_a_json_summary_and_a_second_run_writes_nothing(world: fakes.World) -> None:
+    ref = world.add_cluster(fakes.cluster_id("app1"))
+    first = main(world, "onboard", "--cluster", ref.id)
+    assert first.code == 0, first.err
+    summary = first.json()
+    assert summary["ok"] is True and summary["cluster"] == ref.id and summary["chain"] == "register"
+    assert summary["results"]["register"]["action"] == "created"
+    progress = first.err.splitlines()
+    assert all(PROGRESS.match(line) for line in progress), progress
+    assert any(line.startswith("[4/7] register") and line.endswith("s") and " done: " in line for line in progress)
+    writes = world.writes()
+    second = main(world, "onboard", "--cluster", ref.id)
+    assert second.code == 0 and world.writes() == writes
+    assert second.json()["results"]["register"]["action"] == "unchanged"
+
+
+def test_onboard_shows_waiting_with_the_attempt(world: fakes.World) -> None:
+    now = [0.0]
+    world.clock, world.propagation_delay = (lambda: now[0]), 5.0
+    ref = world.add_cluster(fakes.cluster_id("app1"))
+
+    def sleep(seconds: float) -> None:
+        now[0] += seconds
+
+    out, err = io.StringIO(), io.StringIO()
+    code = cli.main(["onboard", "--cluster", ref.id], ports_factory=lambda s: world.ports(), env=ENV, stdout=out,
+                    stderr=err, clock=lambda: now[0], sleep=sleep)
+    assert code == 0, err.getvalue()
+    progress = err.getvalue().splitlines()
+    waiting = [line for line in progress if "waiting" in line]
+    assert waiting and waiting[0].startswith("[3/7] await_propagation waiting (attempt 1): AADSTS70021")
+    assert all(PROGRESS.match(line) for line in progress), progress
+    assert 5.0 <= json.loads(out.getvalue())["seconds"]["await_propagation"] < 7.0
+
+
+def test_onboard_failure_exits_1_with_the_summary_and_one_error_line(world: fakes.World) -> None:
+    ref = world.add_cluster(fakes.cluster_id("app1"))
+    elsewhere = {**ENV, "WIF_ALLOWED_SCOPES": f"/subscriptions/{fakes.SUB}/resourceGroups/other"}
+    result = main(world, "onboard", "--cluster", ref.id, env=elsewhere)
+    assert result.code == 1
+    assert result.json()["ok"] is False and result.json()["failed_step"] == "discover"
+    errors_ = [line for line in result.err.splitlines() if line.startswith("error: ")]
+    assert len(errors_) == 1 and "WIF_ALLOWED_SCOPES" in errors_[0]
+
+
+def test_offboard_and_verify(world: fakes.World) -> None:
+    ref = world.add_cluster(fakes.cluster_id("app1"))
+    denied = main(world, "verify", "--cluster", ref.id, env={**ENV, "WIF_PROPAGATION_TIMEOUT_SECONDS": "1"})
+    assert denied.code == 1 and "may not list namespaces" in denied.json()["error"]
+    assert main(world, "onboard", "--cluster", ref.id).code == 0
+    verified = main(world, "verify", "--cluster", ref.id, env={**ENV, "WIF_VERIFY": "false"})
+    assert verified.code == 0 and verified.json()["results"]["verify"]["allowed"] is True
+    assert [line.split()[1] for line in verified.err.splitlines() if " done" in line] == ["discover", "verify"]
+    off = main(world, "offboard", "--cluster", ref.id)
+    assert off.code == 0 and off.json()["results"]["deregister"]["secret"] == "deleted"
+    assert world.object(fakes.HUB_ID, "Secret", "argocd", manifests.secret_name(ref)) is None
+
+
+def fleet_event(name: str, kind: str = events.WRITE_EVENT) -> dict[str, Any]:
+    event: dict[str, Any] = json.loads((DATA / "eventgrid-write-cluster.json").read_text())
+    rid = fakes.cluster_id(name)
+    event.update(subject=rid, topic=f"/subscriptions/{fakes.SUB}", eventType=kind)
+    op = events.WRITE_OPERATION if kind == events.WRITE_EVENT else events.DELETE_OPERATION
+    event["data"].update(resourceUri=rid, subscriptionId=fakes.SUB, operationName=op)
+    return event
+
+
+def test_event_without_dry_run_runs_the_chain_once_per_cluster(world: fakes.World, tmp_path: Path) -> None:
+    app1 = world.add_cluster(fakes.cluster_id("app1"))
+    app2 = world.add_cluster(fakes.cluster_id("app2"))
+    payload = [fleet_event("app1"), fleet_event("app1"), fleet_event("app2"), fleet_event("app2", events.DELETE_EVENT),
+               json.loads((DATA / "eventgrid-subscription-validation.json").read_text())[0]]
+    path = tmp_path / "batch.json"
+    path.write_text(json.dumps(payload))
+    result = main(world, "event", str(path))
+    assert result.code == 0, result.err
+    rows = lines(result.out)
+    assert [(r["action"], r.get("run")) for r in rows] == [
+        ("register", "ok"), ("register", "duplicate"), ("register", "ok"), ("deregister", "ok"), ("ignore", None)]
+    assert world.object(fakes.HUB_ID, "Secret", "argocd", manifests.secret_name(app1)) is not None
+    assert world.object(fakes.HUB_ID, "Secret", "argocd", manifests.secret_name(app2)) is None
+
+
+def test_event_run_failure_exits_1(world: fakes.World, tmp_path: Path) -> None:
+    path = tmp_path / "e.json"
+    path.write_text(json.dumps(fleet_event("missing")))
+    result = main(world, "event", str(path))
+    assert result.code == 1
+    assert lines(result.out)[0]["run"] == "failed"
+    assert any(line.startswith("error: register ") for line in result.err.splitlines())
+
+
+def test_unexpected_errors_are_one_line_unless_debug(world: fakes.World) -> None:
+    def broken(settings: Any) -> Any:
+        raise RuntimeError("boom\nsecond line")
+
+    out, err = io.StringIO(), io.StringIO()
+    code = cli.main(["plan", "--cluster", fakes.cluster_id("a")], ports_factory=broken, env=ENV, stdout=out, stderr=err)
+    assert code == 1 and err.getvalue() == (
+        "error: unexpected RuntimeError: boom second line; rerun with --debug for the traceback\n")
+    err = io.StringIO()
+    code = cli.main(["plan", "--cluster", fakes.cluster_id("a"), "--debug"], ports_factory=broken, env=ENV,
+                    stdout=out, stderr=err)
+    assert code == 1 and "Traceback" in err.getvalue()
+    assert err.getvalue().endswith("error: unexpected RuntimeError: boom second line\n")
+
+
+def test_wif_errors_map_to_exit_codes(world: fakes.World) -> None:
+    def refuse(settings: Any) -> Any:
+        raise errors.Forbidden("no access to the hub; grant Reader")
+
+    out, err = io.StringIO(), io.StringIO()
+    assert cli.main(["plan", "--cluster", fakes.cluster_id("a")], ports_factory=refuse, env=ENV, stdout=out, stderr=err) == 1
+    assert err.getvalue() == "error: no access to the hub; grant Reader\n"
+    err = io.StringIO()
+    assert cli.main(["plan", "--cluster", fakes.cluster_id("a")], env={**ENV, "WIF_TOPOLOGY": "mesh"},
+                    stdout=out, stderr=err) == 2
+    assert err.getvalue().startswith("error: WIF_TOPOLOGY must be hub | in-cluster")

@@ -1,0 +1,239 @@
+"""``python -m wif_core``: event | plan | onboard | offboard | verify.
+
+Exit codes: 0 ok, 1 failed, 2 bad input (a bad event, id, setting or
+argument). Every error is one line on stderr, ``error: ...``; ``--debug`` adds
+the traceback. Only commands that talk to Azure load ``wif_core.adapters``
+(and with it the Azure SDKs), so ``event --dry-run`` needs nothing else.
+"""
+from __future__ import annotations
+
+import argparse
+import contextlib
+import importlib
+import json
+import os
+import sys
+import time
+import traceback
+from dataclasses import dataclass
+from typing import IO, Callable, Mapping, NoReturn, Optional, Sequence, TextIO, cast
+
+from wif_core import chain, codec, config, errors, events, model, plan, ports, runner
+
+PortsFactory = Callable[[config.Settings], ports.Ports]
+OK, FAILED, BAD_INPUT, INTERRUPTED = 0, 1, 2, 130
+
+
+class _Usage(Exception):
+    """argparse's complaint, turned into one line and exit code 2."""
+
+
+class _Exit(Exception):
+    def __init__(self, status: int) -> None:
+        super().__init__(status)
+        self.status = status
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> NoReturn:
+        raise _Usage(f"{message} (see '{self.prog} --help')")
+
+    def exit(self, status: int = 0, message: Optional[str] = None) -> NoReturn:
+        raise _Exit(status)
+
+
+def _parser() -> _Parser:
+    common = _Parser(add_help=False)
+    common.add_argument("--debug", action="store_true", default=argparse.SUPPRESS, help="show tracebacks")
+    p = _Parser(prog="python -m wif_core", parents=[common],
+                description="Register AKS clusters into Argo CD with workload identity: no stored credential.")
+    sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    ev = sub.add_parser("event", parents=[common], help="classify Event Grid events (both schemas); run them")
+    ev.add_argument("file", metavar="FILE|-", help="JSON payload: one event or an array; - reads stdin")
+    ev.add_argument("--dry-run", action="store_true", help="only print the decisions (needs no settings)")
+    pl = sub.add_parser("plan", parents=[common], help="print what onboarding would apply; apply nothing")
+    pl.add_argument("--cluster", required=True, metavar="ID", help="ARM id of the AKS cluster")
+    pl.add_argument("-o", "--output", choices=("yaml", "json"), default="yaml")
+    for name, what in (("onboard", "run the whole chain"), ("offboard", "remove what onboarding created"),
+                       ("verify", "check the Argo CD identity's access (SubjectAccessReview)")):
+        sub.add_parser(name, parents=[common], help=what).add_argument(
+            "--cluster", required=True, metavar="ID", help="ARM id of the AKS cluster")
+    return p
+
+
+@dataclass
+class _Context:
+    env: Mapping[str, str]
+    out: TextIO
+    err: TextIO
+    ports_factory: Optional[PortsFactory]
+    clock: Callable[[], float] = time.monotonic
+    sleep: Callable[[float], None] = time.sleep
+
+    def settings(self) -> config.Settings:
+        return config.Settings.from_env(self.env)
+
+    def ports(self, settings: config.Settings) -> ports.Ports:
+        if self.ports_factory is not None:
+            return self.ports_factory(settings)
+        try:  # the Azure SDKs load here, and only here
+            bootstrap = importlib.import_module("wif_core.adapters.bootstrap")
+        except ImportError as e:
+            raise errors.PermanentError(f"the Azure adapters cannot be loaded ({e}); "
+                                        "install requirements.txt into this Python") from e
+        return cast(PortsFactory, bootstrap.build)(settings)
+
+    def failed(self, report: runner.Report) -> None:
+        self.err.write(f"error: {report.chain} {report.cluster}: {report.failed_step}: {_one_line(report.error)}\n")
+
+    def emit(self, doc: object) -> None:
+        self.out.write(json.dumps(doc, sort_keys=False) + "\n")
+        self.out.flush()
+
+
+def _one_line(text: str) -> str:
+    return " ".join(text.split()) or "(no message)"
+
+
+def _read(name: str) -> bytes:
+    limit = events.MAX_BYTES + 1  # one byte more than allowed, so events can say it is too big
+    if name == "-":
+        return sys.stdin.buffer.read(limit)
+    try:
+        with open(name, "rb") as f:
+            return f.read(limit)
+    except OSError as e:
+        raise errors.BadInput(f"cannot read {name!r}: {e.strerror or type(e).__name__}") from None
+
+
+def _scopes(env: Mapping[str, str]) -> Optional[tuple[model.Scope, ...]]:
+    """WIF_ALLOWED_SCOPES when set (dry runs need no other setting); None: no scope filter."""
+    raw = env.get("WIF_ALLOWED_SCOPES", "").strip()
+    if not raw:
+        return None
+    try:
+        return tuple(model.Scope.parse(item.strip()) for item in raw.split(",") if item.strip())
+    except errors.BadInput as e:
+        raise errors.ConfigError(f"WIF_ALLOWED_SCOPES: {e.message}") from None
+
+
+class _Progress:
+    """``[3/6] await_propagation  waiting (attempt 2): AADSTS70021 ...  4.1s`` on stderr."""
+
+    def __init__(self, err: TextIO, steps: Sequence[chain.Step]) -> None:
+        self.err, self.names = err, [s.name for s in steps]
+
+    def __call__(self, event: runner.Progress) -> None:
+        n = self.names.index(event.step) + 1 if event.step in self.names else 0
+        status = event.status if event.status not in ("retrying", "waiting") else f"{event.status} (attempt {event.attempt})"
+        message = _one_line(event.message)[:160] if event.message else ""
+        took = f"  {event.seconds:.1f}s" if event.status not in ("started", "skipped") else ""
+        self.err.write(f"[{n}/{len(self.names)}] {event.step:<17} {status}{': ' + message if message else ''}{took}\n")
+        self.err.flush()
+
+
+def _summary(report: runner.Report) -> dict[str, object]:
+    return {"cluster": report.cluster, "chain": report.chain, "ok": report.ok, "error": report.error,
+            "failed_step": report.failed_step, "seconds": {k: round(v, 3) for k, v in report.seconds.items()},
+            "results": {k: codec.encode(v) for k, v in report.results.items()}}
+
+
+def _runner(ctx: _Context, p: ports.Ports, settings: config.Settings, name: str) -> runner.Runner:
+    return runner.Runner(p, settings, clock=ctx.clock, sleep=ctx.sleep, on_progress=_Progress(ctx.err, chain.CHAINS[name]))
+
+
+def _event(args: argparse.Namespace, ctx: _Context) -> int:
+    payload = _read(args.file)
+    if args.dry_run:
+        for decision in events.decide(payload, _scopes(ctx.env)):
+            ctx.emit(decision.to_json())
+        return OK
+    settings = ctx.settings()
+    decisions = events.decide(payload, settings.allowed_scopes)
+    status, last = OK, dict[str, str]()  # last action run per cluster: duplicate deliveries run once
+    p = ctx.ports(settings) if any(d.action != "ignore" for d in decisions) else None
+    for decision in decisions:
+        row = decision.to_json()
+        if decision.cluster is not None and decision.action != "ignore" and p is not None:
+            if last.get(decision.cluster.key) == decision.action:
+                row["run"] = "duplicate"
+            else:
+                last[decision.cluster.key] = decision.action
+                name = "register" if decision.action == "register" else "deregister"
+                report = _runner(ctx, p, settings, name).run(name, decision.cluster)
+                row.update(run="ok" if report.ok else "failed", error=report.error, failed_step=report.failed_step)
+                if not report.ok:
+                    status = FAILED
+                    ctx.failed(report)
+        ctx.emit(row)
+    return status
+
+
+def _plan(args: argparse.Namespace, ctx: _Context) -> int:
+    ref = model.ClusterRef.parse(args.cluster)
+    settings = ctx.settings()
+    doc = plan.build(ctx.ports(settings), settings, ref)
+    if args.output == "json":
+        ctx.emit(doc)
+    else:
+        import yaml  # only for this output
+
+        ctx.out.write(yaml.safe_dump(doc, sort_keys=False, default_flow_style=False))
+    return OK
+
+
+def _chain(name: str) -> Callable[[argparse.Namespace, _Context], int]:
+    def command(args: argparse.Namespace, ctx: _Context) -> int:
+        ref = model.ClusterRef.parse(args.cluster)
+        settings = ctx.settings()
+        report = _runner(ctx, ctx.ports(settings), settings, name).run(name, ref)
+        ctx.emit(_summary(report))
+        if not report.ok:
+            ctx.failed(report)
+        return OK if report.ok else FAILED
+
+    return command
+
+
+_COMMANDS: dict[str, Callable[[argparse.Namespace, _Context], int]] = {
+    "event": _event, "plan": _plan, "onboard": _chain("register"), "offboard": _chain("deregister"),
+    "verify": _chain("verify"),
+}
+
+
+def main(argv: Optional[Sequence[str]] = None, *, ports_factory: Optional[PortsFactory] = None,
+         env: Optional[Mapping[str, str]] = None, stdout: Optional[TextIO] = None,
+         stderr: Optional[TextIO] = None, clock: Callable[[], float] = time.monotonic,
+         sleep: Callable[[float], None] = time.sleep) -> int:
+    """Run one command; returns the exit code. Tests inject ports, settings, streams, clock and sleep."""
+    args_list = list(sys.argv[1:] if argv is None else argv)
+    out, err = stdout or sys.stdout, stderr or sys.stderr
+    ctx = _Context(os.environ if env is None else env, out, err, ports_factory, clock, sleep)
+    debug = "--debug" in args_list
+
+    def fail(code: int, message: str, exc: Optional[BaseException] = None) -> int:
+        if debug and exc is not None:
+            traceback.print_exception(exc, file=cast(IO[str], err))
+        err.write(f"error: {_one_line(message)}\n")
+        err.flush()
+        return code
+
+    try:
+        with contextlib.redirect_stdout(out):  # --help goes where the caller's stdout is
+            args = _parser().parse_args(args_list)
+        return _COMMANDS[args.command](args, ctx)
+    except _Exit as e:
+        return e.status
+    except _Usage as e:
+        return fail(BAD_INPUT, str(e))
+    except errors.BadInput as e:  # also ConfigError
+        return fail(BAD_INPUT, e.message, e)
+    except errors.WifError as e:
+        return fail(FAILED, e.message, e)
+    except KeyboardInterrupt:
+        return fail(INTERRUPTED, "interrupted")
+    except BrokenPipeError:
+        return OK  # `... | head`: the reader has all it wanted
+    except Exception as e:  # noqa: BLE001 - the last line of defence: one line, never a traceback unless asked
+        hint = "" if debug else "; rerun with --debug for the traceback"
+        return fail(FAILED, f"unexpected {type(e).__name__}: {str(e)[:200]}{hint}", e)

@@ -1,0 +1,126 @@
+"""plan: what onboarding a cluster would change, without changing anything.
+
+Reads what the steps read (the cluster, the identity's credentials, the Secret,
+the binding or role assignment), renders what they would write with
+``manifests``, and decides per object with the steps' own pure ``plan``
+functions. No port method that writes is called; a private API server is not
+read through run command either (that would be a write), so its binding shows
+``apply``.
+"""
+from __future__ import annotations
+
+from typing import Any, Optional
+
+from wif_core import config, errors, manifests, model, ports
+from wif_core.steps import discover, federate, rbac, register
+
+CHANGES = ("create", "update", "apply", "delete")
+Item = dict[str, Any]
+
+
+def _item(kind: str, name: str, target: str, action: str, manifest: dict[str, Any], reason: str = "") -> Item:
+    item: Item = {"kind": kind, "name": name, "target": target, "action": action}
+    if reason:
+        item["reason"] = reason
+    item["manifest"] = manifest
+    return item
+
+
+def _credentials(p: ports.Ports, settings: config.Settings, d: model.Discovered) -> list[Item]:
+    issuer = d.hub.oidc_issuer or ""
+    existing = p.identities.list_credentials(settings.identity)
+    keep, create = federate.plan(existing, manifests.desired_credentials(settings, issuer))
+    refusal = ""
+    try:
+        federate.check_limit(d.identity, len(existing), len(create))
+    except errors.LimitExceeded as e:
+        refusal = e.message
+    target = f"identity {d.identity.name}"
+    items = [_item("FederatedIdentityCredential", c.name, target, "unchanged", _credential(settings, c)) for c in keep]
+    items += [_item("FederatedIdentityCredential", c.name, target, "refuse" if refusal else "create",
+                    _credential(settings, c), refusal) for c in create]
+    return items
+
+
+def _credential(settings: config.Settings, c: model.FederatedCredential) -> dict[str, Any]:
+    return {"identity": settings.identity.id, "name": c.name, "issuer": c.issuer, "subject": c.subject,
+            "audiences": list(c.audiences)}
+
+
+def _read(kube: ports.Kube, api: str, kind: str, namespace: Optional[str], name: str) -> tuple[Optional[dict[str, Any]], str]:
+    """(object, "") or (None, why it could not be read)."""
+    try:
+        return kube.get(api, kind, namespace, name), ""
+    except errors.TemporaryError as e:
+        return None, f"could not read it: {e.message}"
+
+
+def _secret(p: ports.Ports, settings: config.Settings, d: model.Discovered) -> Item:
+    desired = manifests.cluster_secret(settings, d.target, d.identity)
+    name = desired["metadata"]["name"]
+    target = f"cluster {d.hub.ref.name}, namespace {settings.namespace}"
+    existing, unreadable = _read(p.kube(d.hub), register.API, register.KIND, settings.namespace, name)
+    if unreadable:
+        return _item("Secret", name, target, "unknown", desired, unreadable)
+    if not d.eligible:
+        ours = existing is not None and manifests.is_ours(existing)
+        action = "delete" if ours else ("none" if existing is None else "leave")
+        return _item("Secret", name, target, action, desired, f"not eligible: {d.reason}")
+    action = register.plan(existing, desired)
+    if action == "foreign":
+        return _item("Secret", name, target, "refuse", desired, f"exists but was not created by {manifests.MANAGED_BY}")
+    return _item("Secret", name, target, action, desired)
+
+
+def _binding(p: ports.Ports, settings: config.Settings, d: model.Discovered) -> Item:
+    target = f"cluster {d.target.ref.name}"
+    try:
+        mode = rbac.mode(settings, d.target)
+    except errors.PermanentError as e:
+        return _item("ClusterRoleBinding", "", target, "refuse", {}, e.message)
+    skip = "" if d.eligible else f"not eligible: {d.reason}"
+    if mode == "azure":
+        wanted = rbac.assignment(settings, d)
+        manifest = {"name": wanted.name, "scope": wanted.scope, "roleDefinitionId": wanted.role_definition_id,
+                    "principalId": wanted.principal_id, "principalType": "ServicePrincipal"}
+        exists = p.roles.get(wanted.scope, wanted.name) is not None
+        action = ("delete" if exists else "none") if skip else ("unchanged" if exists else "create")
+        return _item("RoleAssignment", wanted.name, f"{target} (Azure RBAC)", action, manifest, skip)
+    desired = manifests.cluster_role_binding(settings, d.identity)
+    name = desired["metadata"]["name"]
+    if rbac.via_run_command(settings, d.target):
+        return _item("ClusterRoleBinding", name, f"{target} (private: AKS run command)", "skip" if skip else "apply",
+                     desired, skip or "private API server: applied with kubectl through AKS run command, not read first")
+    existing, unreadable = _read(p.kube(d.target), rbac.API, rbac.KIND, None, name)
+    if unreadable:
+        return _item("ClusterRoleBinding", name, target, "unknown", desired, unreadable)
+    if existing is not None and not manifests.is_ours(existing):
+        return _item("ClusterRoleBinding", name, target, "refuse" if not skip else "leave", desired,
+                     skip or f"exists but was not created by {manifests.MANAGED_BY}")
+    if skip:
+        return _item("ClusterRoleBinding", name, target, "none" if existing is None else "delete", desired, skip)
+    if existing is None:
+        return _item("ClusterRoleBinding", name, target, "create", desired)
+    same = existing.get("roleRef") == desired["roleRef"] and existing.get("subjects") == desired["subjects"]
+    return _item("ClusterRoleBinding", name, target, "unchanged" if same else "update", desired)
+
+
+def build(p: ports.Ports, settings: config.Settings, ref: model.ClusterRef) -> dict[str, Any]:
+    """The plan for ``ref`` as one JSON-able document; raises what ``discover`` raises."""
+    d = discover.discover(p, settings, ref)
+    items: list[Item] = []
+    if d.eligible:
+        items += _credentials(p, settings, d)
+    items.append(_secret(p, settings, d))
+    items.append(_binding(p, settings, d))
+    return {
+        "cluster": ref.id,
+        "eligible": d.eligible,
+        "reason": d.reason,
+        "topology": settings.topology,
+        "hub": d.hub.ref.id,
+        "identity": d.identity.id,
+        "changes": sum(1 for item in items if item["action"] in CHANGES),
+        "refusals": sum(1 for item in items if item["action"] == "refuse"),
+        "manifests": items,
+    }
