@@ -52,9 +52,14 @@ def _decode_as(tp: Any, data: Any) -> Any:
             raise errors.BadInput(f"{tp.__name__}: expected an object")
         hints = get_type_hints(tp)
         kwargs = {f.name: _decode_as(hints[f.name], data[f.name]) for f in dataclasses.fields(tp) if f.name in data}
-        return tp(**kwargs)
+        try:
+            return tp(**kwargs)
+        except TypeError as e:  # a required field is missing
+            raise errors.BadInput(f"{tp.__name__}: {e}") from None
     origin = get_origin(tp)
     if origin is tuple:
+        if not isinstance(data, (list, tuple)):
+            raise errors.BadInput(f"expected an array, got {type(data).__name__}")
         args = get_args(tp)
         inner = args[0] if args else Any
         if len(args) == 2 and args[1] is Ellipsis:
