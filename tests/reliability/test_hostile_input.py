@@ -7,13 +7,18 @@ with an ``error`` string) or an ``ignore`` with a reason.
 """
 from __future__ import annotations
 
+import io
+import json
 import re
+import sys
 import urllib.parse
+from unittest import mock
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from wif_core import errors, model
+from tests import fakes
+from wif_core import cli, errors, events, model
 
 SETTINGS = settings(max_examples=300, deadline=None, derandomize=True, suppress_health_check=[HealthCheck.too_slow])
 
@@ -85,3 +90,235 @@ def test_valid_cluster_ids_round_trip(value: str) -> None:
     assert ref.id.lower() == value.lower() and model.ClusterRef.parse(ref.id) == ref
     assert model.ClusterRef.parse(f"  {value}/ ") == ref
 
+
+
+# ---- Event Grid payloads ---------------------------------------------------------------------
+
+SCOPES = (model.Scope.parse(f"/subscriptions/{fakes.SUB}"),)
+OTHER_SUB = "99999999-9999-9999-9999-999999999999"
+IN_SCOPE_IDS = st.builds(lambda rg, name: fakes.cluster_id(name, rg), RG, AKS)
+EVENT_KINDS = [
+    (events.WRITE_EVENT, events.WRITE_OPERATION), (events.DELETE_EVENT, events.DELETE_OPERATION),
+    (events.WRITE_EVENT, events.DELETE_OPERATION), ("Microsoft.Resources.ResourceWriteFailure", events.WRITE_OPERATION),
+    ("Microsoft.Resources.ResourceActionSuccess", "Microsoft.ContainerService/managedClusters/listClusterUserCredential/action"),
+    ("Microsoft.EventGrid.SubscriptionValidationEvent", None), ("Microsoft.Storage.BlobCreated", None),
+    ("microsoft.resources.resourcewritesuccess", events.WRITE_OPERATION.upper()),
+]
+
+
+@st.composite
+def resource_ids(draw: st.DrawFn) -> str:
+    kind = draw(st.sampled_from(["in-scope", "other-sub", "mutated", "nested", "text"]))
+    if kind == "in-scope":
+        return draw(IN_SCOPE_IDS)
+    if kind == "other-sub":
+        return draw(IN_SCOPE_IDS).replace(fakes.SUB, OTHER_SUB)
+    if kind == "nested":  # agent pools, extensions, deeper children, traversal back up
+        child = draw(st.sampled_from([
+            "/agentPools/np1", "/agentPools/np1/machines/m0", "/providers/Microsoft.KubernetesConfiguration/extensions/flux",
+            "/maintenanceConfigurations/default", "/../other", "/./", "/agentPools/..", "/agentPools/np1?x=1",
+            "%2FagentPools%2Fnp1"]))
+        return draw(IN_SCOPE_IDS) + child
+    if kind == "mutated":
+        return draw(mutated_ids())
+    return draw(st.text(max_size=200))
+
+
+# Built once: long enough to hit every size limit (a 64 KiB body, a 1 MiB delivery), cheap to draw.
+HUGE = ("x" * 70_000, "\u00e9" * 600_000, "\x00" * 1_100_000, "/subscriptions/" * 5_000)
+HOSTILE_VALUES = st.one_of(
+    st.none(), st.booleans(), st.integers(min_value=-(2**70), max_value=2**70), st.floats(), st.text(max_size=80),
+    resource_ids(), st.lists(st.text(max_size=8), max_size=3), st.dictionaries(st.text(max_size=8), st.integers(), max_size=3),
+    st.sampled_from(HUGE),
+    st.sampled_from(["\x00", "\x00" * 1000, "\u202e\u200b\ufeff", "../../../etc/passwd", "%2e%2e%2f", "1.0", "2.0", ""]),
+)
+EVENTGRID_FIELDS = [("id",), ("eventType",), ("subject",), ("eventTime",), ("topic",), ("dataVersion",), ("data",),
+                    ("data", "resourceUri"), ("data", "operationName"), ("data", "status"), ("data", "subscriptionId"),
+                    ("metadataVersion",), ("specversion",)]
+CLOUDEVENTS_FIELDS = [("id",), ("type",), ("source",), ("subject",), ("time",), ("specversion",), ("data",),
+                      ("data", "resourceUri"), ("data", "operationName"), ("data", "status"), ("data", "subscriptionId"),
+                      ("data_base64",), ("datacontenttype",), ("eventType",)]
+
+
+def _event(schema: str, rid: str, etype: str, op: str | None, event_id: str) -> dict[str, object]:
+    data: dict[str, object] = {"resourceUri": rid, "status": "Succeeded", "subscriptionId": fakes.SUB,
+                               "resourceProvider": "Microsoft.ContainerService"}
+    if op is not None:
+        data["operationName"] = op
+    if schema == "eventgrid":
+        return {"id": event_id, "eventType": etype, "subject": rid, "eventTime": "2024-05-14T09:12:31.4417396Z",
+                "topic": f"/subscriptions/{fakes.SUB}", "dataVersion": "2", "metadataVersion": "1", "data": data}
+    return {"specversion": "1.0", "id": event_id, "type": etype, "source": f"/subscriptions/{fakes.SUB}", "subject": rid,
+            "time": "2024-05-14T09:12:31.4417396Z", "datacontenttype": "application/json", "data": data}
+
+
+@st.composite
+def hostile_events(draw: st.DrawFn) -> dict[str, object]:
+    schema = draw(st.sampled_from(["eventgrid", "cloudevents"]))
+    etype, op = draw(st.sampled_from(EVENT_KINDS))
+    event = _event(schema, draw(resource_ids()), etype, op, draw(st.sampled_from(["e-1", "4f6f9a1e-5b2c"])))
+    for _ in range(draw(st.integers(0, 3))):
+        path = draw(st.sampled_from(EVENTGRID_FIELDS if schema == "eventgrid" else CLOUDEVENTS_FIELDS))
+        parent: object = event
+        for key in path[:-1]:
+            parent = parent.get(key) if isinstance(parent, dict) else None
+        if not isinstance(parent, dict):
+            continue
+        if draw(st.booleans()):
+            parent.pop(path[-1], None)
+        else:
+            parent[path[-1]] = draw(HOSTILE_VALUES)
+    return event
+
+
+def _nested(depth: int) -> str:
+    return "[" * depth + "]" * depth
+
+
+@st.composite
+def payloads(draw: st.DrawFn) -> object:
+    """One event or an array, as parsed JSON, text or bytes; or something that is not events at all."""
+    items = draw(st.lists(hostile_events(), min_size=1, max_size=4))
+    value: object = items[0] if len(items) == 1 and draw(st.booleans()) else items
+    form = draw(st.sampled_from(["object", "text", "bytes", "bytes-bom", "bytes-broken", "duplicate-key", "nan",
+                                 "nested", "huge", "scalar", "empty", "garbage"]))
+    if form == "object":
+        return value
+    text = json.dumps(value)
+    if form == "text":
+        return text
+    if form == "bytes":
+        return text.encode()
+    if form == "bytes-bom":
+        return b"\xef\xbb\xbf" + text.encode()
+    if form == "bytes-broken":
+        raw = text.encode()
+        at = draw(st.integers(0, len(raw)))
+        return raw[:at] + draw(st.sampled_from([b"\xff", b"\xc3", b"\xed\xa0\x80", b"\x00"])) + raw[at:]
+    if form == "duplicate-key":
+        return text.replace('"subject": ', '"subject": "/x", "subject": ', 1)
+    if form == "nan":
+        return text.replace('"2"', "NaN", 1).replace('"1.0"', "Infinity", 1)
+    if form == "nested":
+        return _nested(draw(st.sampled_from([10, 5000, 200_000])))
+    if form == "huge":
+        return json.dumps([items[0]] * 6000) if draw(st.booleans()) else text + " " * (events.MAX_BYTES + 1)
+    if form == "scalar":
+        return draw(st.sampled_from(["null", "1", '"text"', "true", "[]", "{}", "[[]]", "[1, 2]", "[null]"]))
+    if form == "empty":
+        return draw(st.sampled_from(["", " \n\t", b"", b"\xef\xbb\xbf"]))
+    return draw(st.one_of(st.text(max_size=200), st.binary(max_size=200)))
+
+
+def _one_line(message: str) -> None:
+    assert message and "\n" not in message and "\r" not in message and "Traceback" not in message, message
+    assert len(message) <= 600, message
+
+
+def _count(payload: object) -> int | None:
+    """How many events the payload holds, when it is JSON we can read here too."""
+    try:
+        data = json.loads(payload) if isinstance(payload, (str, bytes)) else payload
+    except (ValueError, RecursionError):
+        return None
+    return len(data) if isinstance(data, list) else 1
+
+
+def check_decisions(payload: object, decisions: list[events.Decision]) -> None:
+    n = _count(payload)
+    assert n is None or len(decisions) == n
+    for d in decisions:
+        assert d.action in ("register", "deregister", "ignore")
+        _one_line(d.reason)
+        json.dumps(d.to_json())
+        if d.action != "ignore":  # only ever a strictly parsed cluster inside the allowed scopes
+            assert d.cluster is not None and any(scope.contains(d.cluster) for scope in SCOPES)
+            assert model.ClusterRef.parse(d.cluster.id) == d.cluster
+
+
+@SETTINGS
+@given(payloads())
+def test_decide_rejects_or_ignores_hostile_payloads(payload: object) -> None:
+    try:
+        decisions = events.decide(payload, SCOPES)
+    except errors.BadInput as e:
+        _one_line(e.message)
+        return
+    check_decisions(payload, decisions)
+
+
+@SETTINGS
+@given(hostile_events())
+def test_decide_acts_only_on_the_exact_cluster_named(event: dict[str, object]) -> None:
+    try:
+        (decision,) = events.decide(event, SCOPES)
+    except errors.BadInput as e:
+        _one_line(e.message)
+        return
+    check_decisions(event, [decision])
+    if decision.action != "ignore":
+        data = event.get("data")
+        named = data.get("resourceUri") if isinstance(data, dict) and data.get("resourceUri") else event.get("subject")
+        assert isinstance(named, str) and decision.cluster is not None
+        assert named.strip().rstrip("/").lower() == decision.cluster.key  # nothing dropped, nothing decoded
+
+
+# ---- the CLI: python -m wif_core event - ------------------------------------------------------
+
+SMALL = settings(SETTINGS, max_examples=120)
+CLI_ENV = {"WIF_HUB_CLUSTER_ID": fakes.HUB_ID, "WIF_ARGOCD_IDENTITY_ID": fakes.IDENTITY_ID,
+           "WIF_ALLOWED_SCOPES": f"/subscriptions/{fakes.SUB}"}
+
+
+def _as_bytes(payload: object) -> bytes:
+    if isinstance(payload, bytes):
+        return payload
+    return (payload if isinstance(payload, str) else json.dumps(payload)).encode("utf-8", "surrogatepass")
+
+
+def run_cli(argv: list[str], stdin: bytes, world: fakes.World) -> tuple[int, str, str]:
+    """``python -m wif_core ...`` in-process, with byte streams encoded as a real process would."""
+    out, err = io.BytesIO(), io.BytesIO()
+    stdout = io.TextIOWrapper(out, encoding="utf-8", errors="strict", write_through=True)
+    stderr = io.TextIOWrapper(err, encoding="utf-8", errors="backslashreplace", write_through=True)
+    with mock.patch.object(sys, "stdin", io.TextIOWrapper(io.BytesIO(stdin), encoding="utf-8")):
+        code = cli.main(argv, env=CLI_ENV, ports_factory=lambda s: world.ports(), stdout=stdout, stderr=stderr)
+    return code, out.getvalue().decode(), err.getvalue().decode()
+
+
+def _state(world: fakes.World) -> object:
+    return (repr(world.objects), repr(world.credentials), repr(world.assignments))
+
+
+@SMALL
+@given(payloads())
+def test_cli_event_rejects_in_one_line_and_never_writes(payload: object) -> None:
+    raw = _as_bytes(payload)
+    try:
+        expected = events.decide(raw, SCOPES)
+    except errors.BadInput:
+        expected = None
+    for argv in (["event", "-", "--dry-run"], ["event", "-"]):
+        world = fakes.World()  # no target cluster exists: a chain that runs must find nothing to change
+        before = _state(world)
+        code, out, err = run_cli(argv, raw, world)
+        assert "Traceback" not in out + err
+        if expected is None:
+            assert code == 2 and out == "", (code, out)
+            lines = err.splitlines()
+            assert len(lines) == 1 and lines[0].startswith("error: "), err
+            _one_line(lines[0])
+            assert sum(world.calls.values()) == 0
+            continue
+        rows = [json.loads(line) for line in out.splitlines()]
+        assert [(r["action"], r["cluster"]) for r in rows] == [
+            (d.action, d.cluster.id if d.cluster else None) for d in expected]
+        assert all(r["reason"] for r in rows if r["action"] == "ignore")
+        actionable = any(d.action != "ignore" for d in expected)
+        if "--dry-run" in argv or not actionable:
+            assert code == 0 and err == "" and sum(world.calls.values()) == 0, (code, err)
+        else:
+            assert code in (0, 1) and err.endswith("\n")
+        assert _state(world) == before
+        if not actionable:
+            assert world.writes() == 0
