@@ -90,7 +90,7 @@ class _Run:
         schema V1) send its action again, and the host would run the activity twice.
         An event arriving while nobody listens is kept by the SDK for the next listener.
         """
-        waiter = self.context.wait_for_external_event(instances.EVENT)
+        waiter = self.context.wait_for_external_event(instances.EVENT, expected_type=dict)
         yield self.context.task_any([task, waiter])
         if waiter.is_completed:
             self.note(waiter.result)
@@ -114,7 +114,7 @@ def orchestrate(context: Any) -> Gen:
 def _start(context: Any) -> _Run:
     from wif_core import errors, model
 
-    spec = context.get_input()
+    spec = context.get_input(expected_type=dict)
     if not isinstance(spec, dict) or spec.get("action") not in instances.ACTIONS:
         raise ChainFailed(f"orchestration input must be an object with action in {instances.ACTIONS}")
     try:
@@ -153,7 +153,8 @@ def _step(run: _Run, step: chain.Step, results: dict[str, object]) -> Gen:
     while True:
         run.report(step.name, attempt, last_error, "running")
         task = context.call_activity_with_retry(
-            ACTIVITY, DurableRetry(step.retry), chain.activity_input(run.action, step.name, run.ref, results))
+            ACTIVITY, DurableRetry(step.retry), chain.activity_input(run.action, step.name, run.ref, results),
+            expected_type=dict)
         try:
             raw = yield from run.race(task)
         except Exception as e:  # noqa: BLE001 - Durable raises a bare Exception once retries are exhausted
