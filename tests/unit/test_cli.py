@@ -338,3 +338,14 @@ def test_wif_errors_map_to_exit_codes(world: fakes.World) -> None:
     assert cli.main(["plan", "--cluster", fakes.cluster_id("a")], env={**ENV, "WIF_TOPOLOGY": "mesh"},
                     stdout=out, stderr=err) == 2
     assert err.getvalue().startswith("error: WIF_TOPOLOGY must be hub | in-cluster")
+
+
+def test_plan_in_cluster_topology_targets_the_cluster_itself(world: fakes.World) -> None:
+    ref = world.add_cluster(fakes.cluster_id("edge1"))
+    env = {k: v for k, v in ENV.items() if k != "WIF_HUB_CLUSTER_ID"} | {"WIF_TOPOLOGY": "in-cluster"}
+    doc = main(world, "plan", "--cluster", ref.id, "-o", "json", env=env).json()
+    assert doc["hub"] == ref.id and doc["topology"] == "in-cluster"
+    issuers = {m["manifest"]["issuer"] for m in doc["manifests"] if m["kind"] == "FederatedIdentityCredential"}
+    assert issuers == {"https://oidc.example/edge1/"}
+    assert next(m for m in doc["manifests"] if m["kind"] == "Secret")["target"] == "cluster edge1, namespace argocd"
+    assert world.writes() == 0
