@@ -1,0 +1,38 @@
+"""The token exchange Argo CD will do: a service-account token for an Entra token for AKS.
+
+``ClientAssertionCredential`` is what ``WorkloadIdentityCredential`` wraps (it
+reads the assertion from a file; we hold it in memory). A new credential per
+exchange, so no cache can answer in Entra's place: each call is a real proof.
+The Entra token is never kept, logged or returned: success is all we need.
+``ClientAssertionCredential`` talks to ``{authority}/{tenant}/oauth2/v2.0/token``
+directly (no MSAL, hence no instance discovery) and trusts ``REQUESTS_CA_BUNDLE``.
+"""
+from __future__ import annotations
+
+from azure.core.exceptions import AzureError
+from azure.identity import ClientAssertionCredential
+
+from wif_core import errors
+from wif_core.adapters import errors_map, retrying
+
+
+class TokenExchange:
+    def __init__(self, authority_host: str, policy: retrying.Policy) -> None:
+        self.authority_host, self.policy = authority_host, policy
+
+    def exchange(self, *, tenant_id: str, client_id: str, assertion: str, scope: str) -> None:
+        what = f"token exchange for client {client_id} (scope {scope})"
+
+        def once() -> None:
+            # retry_total=0: retrying is the one retry layer; AADSTS70021 must reach the runner at once.
+            credential = ClientAssertionCredential(tenant_id, client_id, func=lambda: assertion,
+                                                   authority=self.authority_host, retry_total=0)
+            try:
+                with credential:
+                    credential.get_token(scope)  # the token itself is dropped here, unseen
+            except AzureError as e:
+                raise errors_map.from_azure(e, what) from e
+            except ValueError as e:  # azure-identity's own argument checks (tenant id, authority)
+                raise errors.PermanentError(f"{what}: {e}") from e
+
+        retrying.call(self.policy, what, once)
