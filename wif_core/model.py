@@ -43,8 +43,8 @@ def _match(pattern: re.Pattern[str], value: object, what: str, example: str) -> 
         raise errors.BadInput(f"{what} is longer than {MAX_ID_LENGTH} characters")
     m = pattern.fullmatch(text)
     if m is None:
-        shown = text if len(text) <= 200 else text[:200] + "..."
-        raise errors.BadInput(f"{what} {shown!r} is not of the form {example}")
+        shown = repr(text)  # bounded after escaping: a control character takes four
+        raise errors.BadInput(f"{what} {shown if len(shown) <= 200 else shown[:200] + '...'} is not of the form {example}")
     return m
 
 

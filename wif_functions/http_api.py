@@ -24,6 +24,7 @@ if TYPE_CHECKING:
 log = logging.getLogger("wif_functions.http_api")
 
 MAX_BODY = 64 * 1024
+MAX_ERROR = 500
 _BODY_SHAPE = 'a JSON object {"clusterId": "<ARM id of the AKS cluster>"}'
 
 
@@ -34,6 +35,8 @@ class _Refused(Exception):
 
 
 def error(status: int, message: str) -> func.HttpResponse:
+    if len(message) > MAX_ERROR:  # never echo an unbounded piece of the request back
+        message = message[:MAX_ERROR - 3] + "..."
     return func.HttpResponse(json.dumps({"error": message}), status_code=status, mimetype="application/json")
 
 
@@ -76,6 +79,8 @@ def _cluster_id_from_body(body: bytes) -> Any:
         raise _Refused(400, f"request body is not UTF-8 text; send {_BODY_SHAPE}") from None
     except json.JSONDecodeError as e:
         raise _Refused(400, f"request body is not JSON ({e.msg} at position {e.pos}); send {_BODY_SHAPE}") from None
+    except RecursionError:  # e.g. 60 KiB of '[': the decoder runs out of stack, not of input
+        raise _Refused(400, f"request body is nested too deeply; send {_BODY_SHAPE}") from None
     if not isinstance(data, dict) or "clusterId" not in data:
         raise _Refused(400, f"request body must be {_BODY_SHAPE}")
     return data["clusterId"]

@@ -7,18 +7,23 @@ with an ``error`` string) or an ``ignore`` with a reason.
 """
 from __future__ import annotations
 
+import asyncio
 import io
 import json
+import os
 import re
 import sys
 import urllib.parse
 from unittest import mock
 
+import azure.functions as func
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from tests import fakes
-from wif_core import cli, errors, events, model
+from wif_core import cli, config, errors, events, model
+from wif_functions import driver, eventgrid, http_api
 
 SETTINGS = settings(max_examples=300, deadline=None, derandomize=True, suppress_health_check=[HealthCheck.too_slow])
 
@@ -322,3 +327,139 @@ def test_cli_event_rejects_in_one_line_and_never_writes(payload: object) -> None
         assert _state(world) == before
         if not actionable:
             assert world.writes() == 0
+
+
+# ---- the function app: HTTP routes and the Event Grid trigger --------------------------------
+
+# What the host's HTTP parser lets through: any token (it rejects CR, LF and spaces itself).
+ODD_METHODS = ["PUT", "PATCH", "HEAD", "OPTIONS", "TRACE", "post", "Delete", "", "PROPFIND", "M-SEARCH", "X" * 300]
+COLLECTION_METHODS = st.one_of(st.just("POST"), st.just("POST"), st.sampled_from(["GET", "DELETE"] + ODD_METHODS))
+ITEM_METHODS = st.one_of(st.sampled_from(["POST", "DELETE", "GET"]), st.sampled_from(ODD_METHODS))
+
+
+def _app_env() -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if k not in config.SETTING_NAMES}
+    return {**env, **CLI_ENV}
+
+
+@st.composite
+def bodies(draw: st.DrawFn) -> bytes:
+    """What a caller might POST to /api/clusters: the right shape with a hostile id, wrong shapes, not JSON."""
+    form = draw(st.sampled_from(["id", "id", "id", "wrong-key", "wrong-shape", "extra", "text", "binary", "huge",
+                                 "nested", "nan", "duplicate", "empty", "bom"]))
+    cluster = draw(st.one_of(resource_ids(), HOSTILE_VALUES))
+    if form == "id":
+        return json.dumps({"clusterId": cluster}).encode("utf-8", "surrogatepass")
+    if form == "wrong-key":
+        return json.dumps({draw(st.sampled_from(["clusterid", "cluster", "id", "ClusterId", ""])): cluster}).encode()
+    if form == "wrong-shape":
+        return json.dumps(draw(st.sampled_from([[cluster], cluster, [{"clusterId": cluster}], None]))).encode()
+    if form == "extra":
+        return json.dumps({"clusterId": cluster, "action": "deregister", "__proto__": {}, "settings": {"x": 1}}).encode()
+    if form == "text":
+        return draw(st.text(max_size=200)).encode("utf-8", "surrogatepass")
+    if form == "binary":
+        return draw(st.binary(max_size=200))
+    if form == "huge":
+        return json.dumps({"clusterId": fakes.cluster_id("ok"), "pad": "x" * http_api.MAX_BODY}).encode()
+    if form == "nested":
+        return ('{"clusterId": ' + _nested(draw(st.sampled_from([50, 20_000, 60_000]))) + "}").encode()
+    if form == "nan":
+        return draw(st.sampled_from([b'{"clusterId": NaN}', b'{"clusterId": Infinity}', b"NaN", b"-Infinity"]))
+    if form == "duplicate":
+        return ('{"clusterId": "/x", "clusterId": ' + json.dumps(draw(resource_ids())) + "}").encode()
+    if form == "empty":
+        return draw(st.sampled_from([b"", b" ", b"\n", b"{}", b"null"]))
+    return b"\xef\xbb\xbf" + json.dumps({"clusterId": fakes.cluster_id("bom")}).encode()
+
+
+def _legit(raw_id: object) -> bool:
+    try:
+        ref = model.ClusterRef.parse(raw_id)
+    except errors.BadInput:
+        return False
+    return any(scope.contains(ref) for scope in SCOPES)
+
+
+def call(handler: object, request: func.HttpRequest, host: driver.LocalDurable) -> func.HttpResponse:
+    with mock.patch.dict(os.environ, _app_env(), clear=True):
+        response = asyncio.run(handler(request, host))  # type: ignore[operator]
+    assert isinstance(response, func.HttpResponse)
+    return response
+
+
+def check_refusal(response: func.HttpResponse, statuses: tuple[int, ...]) -> None:
+    assert response.status_code in statuses, (response.status_code, response.get_body()[:300])
+    doc = json.loads(response.get_body())
+    assert isinstance(doc, dict) and isinstance(doc.get("error"), str)
+    _one_line(doc["error"])
+
+
+@pytest.fixture(scope="module")
+def host_factory() -> object:
+    clock = driver.VirtualClock()
+    return lambda: driver.LocalDurable(clock=clock.time, sleep=clock.sleep)
+
+
+@SMALL
+@given(method=COLLECTION_METHODS, body=bodies())
+def test_http_collection_refuses_hostile_requests(host_factory: object, method: str, body: bytes) -> None:
+    host = host_factory()  # type: ignore[operator]
+    request = func.HttpRequest(method=method, url="http://localhost:7071/api/clusters", body=body)
+    response = call(http_api.collection, request, host)
+    try:
+        parsed = json.loads(body.decode("utf-8"))  # a BOM is refused (400), like any other non-JSON first character
+    except (ValueError, RecursionError):
+        parsed = None
+    wanted = isinstance(parsed, dict) and _legit(parsed.get("clusterId"))
+    if method.upper() == "POST" and len(body) <= http_api.MAX_BODY and wanted:
+        assert response.status_code == 202 and len(host.started) == 1
+        return
+    check_refusal(response, (400, 403))
+    assert host.started == [] and host.instances == {}
+
+
+@SMALL
+@given(method=ITEM_METHODS, subscription=st.one_of(st.just(fakes.SUB), st.text(max_size=60), st.sampled_from(INSERTS)),
+       group=st.one_of(RG, st.text(max_size=60), st.sampled_from(INSERTS)),
+       name=st.one_of(AKS, st.text(max_size=60), st.sampled_from(INSERTS + ["hub/agentPools/np1", "a%2F..%2Fb"])))
+def test_http_item_refuses_hostile_ids(host_factory: object, method: str, subscription: str, group: str, name: str) -> None:
+    host = host_factory()  # type: ignore[operator]
+    params = {"subscription": subscription, "resourceGroup": group, "name": name}
+    request = func.HttpRequest(method=method, url="http://localhost:7071/api/clusters/x/y/z", body=b"",
+                               route_params=params)
+    response = call(http_api.item, request, host)
+    rid = f"/subscriptions/{subscription}/resourceGroups/{group}/providers/Microsoft.ContainerService/managedClusters/{name}"
+    if method.upper() in ("POST", "DELETE") and _legit(rid):
+        assert response.status_code == 202 and len(host.started) == 1
+        return
+    if method.upper() == "GET" and _legit(rid):
+        check_refusal(response, (404,))  # never seen here
+    else:
+        check_refusal(response, (400, 403))
+    assert host.started == [] and host.instances == {}
+
+
+@SMALL
+@given(hostile_events())
+def test_event_grid_trigger_drops_hostile_events_without_dispatch(host_factory: object, event: dict[str, object]) -> None:
+    host = host_factory()  # type: ignore[operator]
+    with mock.patch.dict(os.environ, _app_env(), clear=True):
+        dispatched = asyncio.run(eventgrid.handle(event, host))
+    try:
+        (decision,) = events.decide(event, SCOPES)
+    except errors.BadInput:
+        decision = None
+    if decision is None or decision.action == "ignore":
+        assert dispatched is None and host.started == []
+    else:
+        assert dispatched is not None and dispatched.action == decision.action and len(host.started) == 1
+
+
+def test_http_body_nested_too_deeply_is_a_400(host_factory: object) -> None:
+    """Regression: 60 KiB of '[' made json.loads raise RecursionError, which the host turned into a 500."""
+    host = host_factory()  # type: ignore[operator]
+    for body in (b"[" * 60_000, ('{"clusterId": ' + _nested(30_000) + "}").encode()):
+        request = func.HttpRequest(method="POST", url="http://localhost:7071/api/clusters", body=body)
+        check_refusal(call(http_api.collection, request, host), (400,))
+    assert host.started == []
