@@ -192,3 +192,8 @@ def test_missing_settings_are_500_with_the_config_error_line(world: fakes.World,
     monkeypatch.setenv("WIF_ALLOWED_SCOPES", f"/subscriptions/{fakes.SUB}")
     monkeypatch.setenv("WIF_VERIFY", "sometimes")
     assert "WIF_VERIFY must be true or false" in refused(on_item(host, "GET"), 500)
+
+
+def test_errors_never_echo_an_unbounded_part_of_the_request(world: fakes.World, host: driver.LocalDurable) -> None:
+    message = refused(post(host, register_body("\x00" * 5000)), 400)
+    assert message.startswith("cluster id") and len(message) <= 500
