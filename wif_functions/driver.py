@@ -15,27 +15,23 @@ Time comes from ``clock``/``sleep`` (real by default; ``VirtualClock`` makes lon
 """
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import json
 import time
 import traceback
 from collections import deque
 from dataclasses import dataclass, field
-from typing import Any, Callable, Iterator, Optional
+from typing import Any, Callable, Optional
 
 import azure.durable_functions as df
 import azure.functions as func
 from azure.durable_functions.models.DurableOrchestrationStatus import DurableOrchestrationStatus
 
-from wif_functions import instances
+from wif_functions import hostjson, instances
 
-_FMT = "%Y-%m-%dT%H:%M:%S.%fZ"
 _OOP = "$OutOfProcData$:"
-HUB = "akswif"
 ACTIVE = instances.ACTIVE
-# HistoryEventType values (azure.durable_functions.models.history.HistoryEventType)
-EXECUTION_STARTED, TASK_SCHEDULED, TASK_COMPLETED, TASK_FAILED = 0, 4, 5, 6
-TIMER_CREATED, TIMER_FIRED, ORCHESTRATOR_STARTED, ORCHESTRATOR_COMPLETED, EVENT_RAISED = 10, 11, 12, 13, 15
 
 
 class VirtualClock:
@@ -83,7 +79,7 @@ class Instance:
     @property
     def timers(self) -> list[dict[str, Any]]:
         """Every timer the orchestrator created (not retry timers): fire time and whether it was cancelled."""
-        return [e for e in self.history if e["EventType"] == TIMER_CREATED and not e.get("Retry")]
+        return [e for e in self.history if e["EventType"] == hostjson.TIMER_CREATED and not e.get("Retry")]
 
 
 class LocalDurable:
@@ -98,7 +94,7 @@ class LocalDurable:
         self.clock, self.sleep, self.schema = clock, sleep, schema
         self.instances: dict[str, Instance] = {}
         self.started: list[str] = []  # instance ids, once per start_new
-        self._urls = df.DurableOrchestrationClient(json.dumps(_binding(base_url)))
+        self._urls = df.DurableOrchestrationClient(json.dumps(hostjson.binding(base_url)))
 
     # ---- the client, as DurableOrchestrationClient ---------------------------------------
     async def start_new(self, orchestration_function_name: str, instance_id: Optional[str] = None,
@@ -119,8 +115,8 @@ class LocalDurable:
         inst = self.instances.get(instance_id)
         if inst is None:
             return DurableOrchestrationStatus()
-        body = {"name": inst.name, "instanceId": inst.instance_id, "createdTime": inst.created.strftime(_FMT),
-                "lastUpdatedTime": (inst.updated or inst.created).strftime(_FMT), "runtimeStatus": inst.status,
+        body = {"name": inst.name, "instanceId": inst.instance_id, "createdTime": inst.created.strftime(hostjson.FMT),
+                "lastUpdatedTime": (inst.updated or inst.created).strftime(hostjson.FMT), "runtimeStatus": inst.status,
                 "customStatus": inst.custom_status, "output": inst.output}
         if show_input:
             body["input"] = inst.input
@@ -148,6 +144,17 @@ class LocalDurable:
         payload: dict[str, str] = self._urls.create_http_management_payload(instance_id)
         return payload
 
+    # ---- what the Functions host does with a trigger -------------------------------------
+    def deliver(self, event: dict[str, Any]) -> None:
+        """One Event Grid delivery: converted as the worker converts it, then ``on_cluster_event``'s body."""
+        from azure.functions import meta
+        from azure.functions.eventgrid import EventGridEventInConverter
+
+        delivered = EventGridEventInConverter.decode(meta.Datum(type="json", value=json.dumps(event)),
+                                                     trigger_metadata={})
+        body = self.functions["on_cluster_event"].client_function  # under the durable-client middleware
+        asyncio.run(body(event=delivered, client=self))
+
     # ---- the host loop -------------------------------------------------------------------
     def run_all(self, max_episodes: int = 100_000) -> None:
         for iid in list(self.instances):
@@ -160,8 +167,8 @@ class LocalDurable:
         if inst.status == "Pending":
             inst.status = "Running"
             now = self._stamp()
-            inst.history += [_event(ORCHESTRATOR_STARTED, now), _event(EXECUTION_STARTED, now, Name=inst.name,
-                                                                        Input=inst.input, Version="")]
+            inst.history += [hostjson.event(hostjson.ORCHESTRATOR_STARTED, now),
+                             hostjson.event(hostjson.EXECUTION_STARTED, now, Name=inst.name, Input=inst.input, Version="")]
             self._replay(inst)
         for _ in range(max_episodes):
             if inst.status != "Running" or not self._next(inst, stop_before):
@@ -187,16 +194,16 @@ class LocalDurable:
             wait = (fire_at - self._now()).total_seconds()
             if wait > 0:
                 self.sleep(wait)
-            batch.append(_event(TIMER_FIRED, self._stamp(), TimerId=tid, FireAt=fire_at.strftime(_FMT)))
+            batch.append(hostjson.event(hostjson.TIMER_FIRED, self._stamp(), TimerId=tid, FireAt=fire_at.strftime(hostjson.FMT)))
             if retried is not None and retried.retry is not None \
                     and retried.attempt < int(retried.retry["maxNumberOfAttempts"]):
                 inst._host_events.append({"again": retried})
         # Events raised meanwhile (e.g. while the activity ran) come before its completion.
-        events = [_event(EVENT_RAISED, self._stamp(), Name=n, Input=d) for n, d in inst._events]
+        events = [hostjson.event(hostjson.EVENT_RAISED, self._stamp(), Name=n, Input=d) for n, d in inst._events]
         inst._events.clear()
         if not batch and not events:
             return False
-        inst.history += [_event(ORCHESTRATOR_STARTED, self._stamp()), *events, *batch]
+        inst.history += [hostjson.event(hostjson.ORCHESTRATOR_STARTED, self._stamp()), *events, *batch]
         return True
 
     def _execute(self, inst: Instance, call: _Call, given: Any) -> dict[str, Any]:
@@ -207,15 +214,15 @@ class LocalDurable:
         except Exception as e:  # noqa: BLE001 - any activity failure becomes TaskFailed, as in the host
             record["error"] = f"{type(e).__name__}: {e}"
             reason = f"Activity function '{call.name}' failed: {type(e).__name__}: {e}"
-            failed = _event(TASK_FAILED, self._stamp(), TaskScheduledId=call.event_id, Reason=reason,
+            failed = hostjson.event(hostjson.TASK_FAILED, self._stamp(), TaskScheduledId=call.event_id, Reason=reason,
                             Details=f"Result: Failure\nException: {type(e).__name__}: {e}\n"
                                     f"Stack: {''.join(traceback.format_tb(e.__traceback__))}")
             if call.retry is not None:  # the extension's retry interceptor: a timer after every failure
-                delay = _retry_delay(call.retry, call.attempt)
+                delay = hostjson.retry_delay(call.retry, call.attempt)
                 inst._host_events.append({"retry": call, "fire_at": self._now() + dt.timedelta(seconds=delay)})
             return failed
         record["result"] = result
-        return _event(TASK_COMPLETED, self._stamp(), TaskScheduledId=call.event_id, Result=json.dumps(result))
+        return hostjson.event(hostjson.TASK_COMPLETED, self._stamp(), TaskScheduledId=call.event_id, Result=json.dumps(result))
 
     def _replay(self, inst: Instance) -> None:
         """One episode: the real SDK replays the whole history and returns its actions."""
@@ -231,7 +238,7 @@ class LocalDurable:
             message, raw = text.split(_OOP, 1)
             state, error = json.loads(raw), message.strip()
         inst.custom_status, inst.updated = state.get("customStatus"), self._now()
-        actions = list(_flatten(state.get("actions") or []))
+        actions = list(hostjson.flatten(state.get("actions") or []))
         for index, action in enumerate(actions):
             if index >= inst._seen:
                 self._schedule(inst, index, action)
@@ -239,7 +246,7 @@ class LocalDurable:
                 inst._timers.pop(inst._action_timers[index], None)
         inst._seen = len(actions)
         self._host_side(inst)
-        inst.history.append(_event(ORCHESTRATOR_COMPLETED, self._stamp()))
+        inst.history.append(hostjson.event(hostjson.ORCHESTRATOR_COMPLETED, self._stamp()))
         if error is not None:
             inst.status, inst.output = "Failed", error
         elif state.get("isDone"):
@@ -249,15 +256,15 @@ class LocalDurable:
         kind = action.get("actionType")
         if kind in (0, 1):  # CallActivity, CallActivityWithRetry
             call = _Call(self._id(inst), action["functionName"], action.get("input"), action.get("retryOptions"))
-            inst.history.append(_event(TASK_SCHEDULED, self._stamp(), EventId=call.event_id, Name=call.name,
+            inst.history.append(hostjson.event(hostjson.TASK_SCHEDULED, self._stamp(), EventId=call.event_id, Name=call.name,
                                        Input=call.input))
             inst._calls.append(call)
         elif kind == 5:  # CreateTimer
             tid = self._id(inst)
-            inst.history.append(_event(TIMER_CREATED, self._stamp(), EventId=tid, FireAt=action["fireAt"]))
+            inst.history.append(hostjson.event(hostjson.TIMER_CREATED, self._stamp(), EventId=tid, FireAt=action["fireAt"]))
             inst._action_timers[index] = tid
             if not action.get("isCanceled"):
-                inst._timers[tid] = (_parse(action["fireAt"]), None)
+                inst._timers[tid] = (hostjson.parse(action["fireAt"]), None)
         elif kind != 6:  # WaitForExternalEvent needs nothing from the host
             raise NotImplementedError(f"the local driver does not run action type {kind}: {action}")
 
@@ -267,13 +274,13 @@ class LocalDurable:
             if "again" in item:
                 old: _Call = item["again"]
                 call = _Call(self._id(inst), old.name, old.input, old.retry, old.attempt + 1)
-                inst.history.append(_event(TASK_SCHEDULED, self._stamp(), EventId=call.event_id, Name=call.name,
+                inst.history.append(hostjson.event(hostjson.TASK_SCHEDULED, self._stamp(), EventId=call.event_id, Name=call.name,
                                            Input=call.input))
                 inst._calls.append(call)
             else:
                 tid = self._id(inst)
-                inst.history.append(_event(TIMER_CREATED, self._stamp(), EventId=tid,
-                                           FireAt=item["fire_at"].strftime(_FMT), Retry=True))
+                inst.history.append(hostjson.event(hostjson.TIMER_CREATED, self._stamp(), EventId=tid,
+                                           FireAt=item["fire_at"].strftime(hostjson.FMT), Retry=True))
                 inst._timers[tid] = (item["fire_at"], item["retry"])
         inst._host_events.clear()
 
@@ -296,53 +303,3 @@ def indexed(app: Any) -> list[Any]:
     if id(app) not in _indexed:
         _indexed[id(app)] = list(app.get_functions())
     return _indexed[id(app)]
-
-
-def _event(kind: int, when: dt.datetime, **fields: Any) -> dict[str, Any]:
-    return {"EventType": kind, "EventId": fields.pop("EventId", -1), "IsPlayed": False,
-            "Timestamp": when.strftime(_FMT), **fields}
-
-
-def _flatten(actions: list[Any]) -> Iterator[dict[str, Any]]:
-    for item in actions:
-        if isinstance(item, list):
-            yield from _flatten(item)
-        elif isinstance(item, dict) and "compoundActions" in item:
-            yield from _flatten(item["compoundActions"])
-        else:
-            yield item
-
-
-def _parse(text: str) -> dt.datetime:
-    value = dt.datetime.fromisoformat(text.replace("Z", "+00:00"))
-    return value if value.tzinfo else value.replace(tzinfo=dt.timezone.utc)
-
-
-def _retry_delay(retry: dict[str, Any], attempt: int) -> float:
-    first = float(retry.get("firstRetryIntervalInMilliseconds", 1000)) / 1000
-    delay = first * float(retry.get("backoffCoefficient", 1)) ** (attempt - 1)
-    cap = retry.get("maxRetryIntervalInMilliseconds")
-    return min(delay, float(cap) / 1000) if cap else delay
-
-
-def _binding(base_url: str) -> dict[str, Any]:
-    """The durable client binding JSON, shaped as the Functions host sends it."""
-    root = f"{base_url}/runtime/webhooks/durabletask"
-    query = f"taskHub={HUB}&connection=Storage&code=LOCAL-FUNCTION-KEY"
-    instance = f"{root}/instances/INSTANCEID"
-    return {
-        "taskHubName": HUB,
-        "creationUrls": {"createNewInstancePostUri": f"{root}/orchestrators/{{functionName}}[/{{instanceId}}]?code=LOCAL",
-                         "createAndWaitOnNewInstancePostUri": f"{root}/orchestrators/{{functionName}}[/{{instanceId}}]"
-                                                              f"?timeout={{timeoutInSeconds}}&pollingInterval="
-                                                              f"{{intervalInSeconds}}&code=LOCAL"},
-        "managementUrls": {"id": "INSTANCEID", "statusQueryGetUri": f"{instance}?{query}",
-                           "sendEventPostUri": f"{instance}/raiseEvent/{{eventName}}?{query}",
-                           "terminatePostUri": f"{instance}/terminate?reason={{text}}&{query}",
-                           "rewindPostUri": f"{instance}/rewind?reason={{text}}&{query}",
-                           "purgeHistoryDeleteUri": f"{instance}?{query}",
-                           "restartPostUri": f"{instance}/restart?{query}",
-                           "suspendPostUri": f"{instance}/suspend?reason={{text}}&{query}",
-                           "resumePostUri": f"{instance}/resume?reason={{text}}&{query}"},
-        "rpcBaseUrl": "http://127.0.0.1:17071/durabletask/",
-    }

@@ -8,7 +8,7 @@ import pytest
 
 from tests import fakes
 from wif_core import errors, model
-from wif_functions import appsettings, driver, instances
+from wif_functions import appsettings, driver, hostjson, instances
 
 CLUSTER = fakes.cluster_id("aks-driver")
 REF = model.ClusterRef.parse(CLUSTER)
@@ -40,7 +40,7 @@ def test_transient_errors_are_retried_with_the_steps_backoff(world: fakes.World,
     assert inst.status == "Completed"
     federate = [a for a in inst.activities if a["input"]["step"] == "federate"]
     assert [a["attempt"] for a in federate] == [1, 2, 3] and "error" not in federate[-1]
-    retry_timers = [e for e in inst.history if e["EventType"] == driver.TIMER_CREATED and e.get("Retry")]
+    retry_timers = [e for e in inst.history if e["EventType"] == hostjson.TIMER_CREATED and e.get("Retry")]
     stamps = [dt.datetime.fromisoformat(e["Timestamp"].replace("Z", "+00:00")) for e in retry_timers]
     fires = [dt.datetime.fromisoformat(e["FireAt"].replace("Z", "+00:00")) for e in retry_timers]
     assert [(f - s).total_seconds() for s, f in zip(stamps, fires)] == [1.0, 2.0]  # first 1 s, backoff 2
