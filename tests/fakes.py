@@ -41,6 +41,7 @@ class World:
         self.clock = clock
         self.propagation_delay = propagation_delay
         self.calls: Counter[str] = Counter()
+        self.log: list[tuple[float, str]] = []  # (clock, operation) of every call, in order
         self.failures: dict[str, list[Exception]] = {}
         self.after_failures: dict[str, list[BaseException]] = {}
         self._pending_after: Optional[tuple[str, BaseException]] = None
@@ -106,6 +107,7 @@ class World:
 
     def _call(self, op: str) -> None:
         self.calls[op] += 1
+        self.log.append((self.clock(), op))
         queued = self.failures.get(op)
         if queued:
             raise queued.pop(0)

@@ -16,6 +16,8 @@ assignment, nothing else; and a deregistration afterwards leaves nothing of ours
 """
 from __future__ import annotations
 
+import asyncio
+from collections import Counter
 from dataclasses import dataclass
 from typing import Any, Callable, Optional
 
@@ -33,8 +35,8 @@ class Crash(Exception):
 
 
 class Clock:
-    def __init__(self) -> None:
-        self.now = 0.0
+    def __init__(self, start: float = 0.0) -> None:
+        self.now = start
         self.sleeps: list[float] = []
 
     def __call__(self) -> float:
@@ -144,14 +146,14 @@ def _cases() -> list[Any]:
 
 
 class Setup:
-    def __init__(self, kind: str) -> None:
+    def __init__(self, kind: str, clock: Optional[Clock] = None) -> None:
         cluster_args, env = KINDS[kind]
         self.kind = kind
-        self.clock = Clock()
+        self.clock = clock or Clock()
         self.world = fakes.World(clock=self.clock)
-        if "WIF_OPT_IN_TAG" not in env:
-            env = dict(env, WIF_OPT_IN_TAG="argocd=on")
-        self.settings = fakes.settings(**env)
+        self.env = {"WIF_HUB_CLUSTER_ID": fakes.HUB_ID, "WIF_ARGOCD_IDENTITY_ID": fakes.IDENTITY_ID,
+                    "WIF_ALLOWED_SCOPES": f"/subscriptions/{fakes.SUB}", "WIF_OPT_IN_TAG": "argocd=on", **env}
+        self.settings = fakes.settings(**self.env)
         self.ref = self.world.add_cluster(fakes.cluster_id("target"), tags={"argocd": "on"}, **cluster_args)
         self.events: list[runner.Progress] = []
 
@@ -326,3 +328,106 @@ def test_recreated_credential_is_proven_again_in_a_warm_process(fault: str) -> N
     assert world.pending_faults() == {} and len(world.credentials) == 2
     for credential, written in world.credentials.values():
         assert exchanged.get(credential.subject, -1.0) >= written + 100.0, (credential.subject, written, exchanged)
+
+
+# ---- the durable side: the same faults through function_app's orchestrator and the real replay engine ----
+
+DURABLE_FAULTS = ("activity-crash", "redelivery", "429")
+_DURABLE_WRITES = {
+    "kube-rbac": [("federate", "arm.credentials.put"), ("register", "kube.Secret.create"),
+                  ("bind_rbac", "kube.ClusterRoleBinding.create")],
+    "azure-rbac": [("federate", "arm.credentials.put"), ("register", "kube.Secret.create"), ("bind_rbac", "arm.role.put")],
+    "private": [("federate", "arm.credentials.put"), ("register", "kube.Secret.create"), ("bind_rbac", "arm.runcommand.run")],
+}
+_DURABLE_DEREGISTER = {"kube-rbac": ["kube.Secret.delete", "kube.ClusterRoleBinding.delete"],
+                       "azure-rbac": ["kube.Secret.delete", "arm.role.delete"],
+                       "private": ["kube.Secret.delete", "arm.runcommand.run"]}
+_RETRY_AFTER_IGNORED = (
+    "the durable path drops Retry-After: run_step re-raises Throttled and Durable retries on the step's fixed "
+    "schedule (1 s, 2 s, ...), so a throttled write is retried long before the server asked")
+
+
+def _durable_cases() -> list[Any]:
+    cases = []
+    for kind, writes in _DURABLE_WRITES.items():
+        for step, op in writes:
+            cases += [Case(kind, "register", "fresh", step, op, fault) for fault in DURABLE_FAULTS]
+        cases += [Case(kind, "deregister", "cluster-exists", "deregister", op, fault)
+                  for op in _DURABLE_DEREGISTER[kind] for fault in DURABLE_FAULTS]
+    return [pytest.param(c, id=c.id, marks=[pytest.mark.xfail(strict=True, reason=_RETRY_AFTER_IGNORED)]
+                         if c.fault == "429" else []) for c in cases]
+
+
+def run_durable(setup: Setup, chain_name: str, hook: Callable[[Any], bool]) -> Any:
+    from wif_functions import activities, appsettings, driver, instances
+
+    host = driver.LocalDurable(clock=setup.clock, sleep=setup.clock.sleep)
+    activities.use(setup.world.ports(), setup.settings)
+    try:
+        started = asyncio.run(instances.dispatch(host, setup.ref, chain_name, appsettings.snapshot(setup.env), "test"))
+        return host.run(started.instance_id, stop_before=hook), host
+    finally:
+        activities.use(None)
+
+
+@pytest.mark.parametrize("case", _durable_cases())
+def test_durable_fault_converges(case: Case) -> None:
+    from wif_functions import activities
+
+    setup = Setup(case.kind, Clock(start=1_700_000_000.0))
+    if case.chain == "deregister":
+        assert setup.run("register").ok
+    seen: list[str] = []
+    armed_at: list[int] = []
+
+    def hook(given: Any) -> bool:
+        """Called before the host runs an activity: arm the fault the first time the step comes up."""
+        if not isinstance(given, dict) or given.get("step") != case.step or seen:
+            return False
+        seen.append(case.step)
+        if case.fault == "activity-crash":  # the activity's write lands, then its worker dies
+            setup.world.fail_after(case.op, Crash(f"worker died after {case.op}"))
+        elif case.fault == "429":
+            setup.world.fail(case.op, errors.Throttled("429 Too Many Requests", delay=RETRY_AFTER))
+            armed_at.append(len(setup.world.log))
+        else:  # redelivery: a worker ran it, the write landed, the result never reached the history
+            activities.run_step(given)
+            activities.use(setup.world.ports(), setup.settings)  # the next delivery lands on a fresh worker
+        return False
+
+    inst, host = run_durable(setup, case.chain, hook)
+    assert seen and setup.world.pending_faults() == {}, f"{case.op} is never called by {case.step}"
+    assert inst.status == "Completed", inst.output
+    if case.fault == "429":
+        times = [t for t, op in setup.world.log[armed_at[0]:] if op == case.op]  # the throttled call, then its retry
+        assert len(times) >= 2 and times[1] - times[0] >= RETRY_AFTER, times
+    if case.chain == "register":
+        setup.assert_registered()
+        assert setup.run("deregister").ok
+    setup.assert_deregistered()
+
+
+@pytest.mark.parametrize("kind", list(_DURABLE_WRITES))
+def test_durable_redelivered_event_after_completion_writes_nothing(kind: str) -> None:
+    """Event Grid delivers at least once: the same write event after the run completed restarts the
+    cluster's instance, which finds everything in place."""
+    setup = Setup(kind, Clock(start=1_700_000_000.0))
+    first, _ = run_durable(setup, "register", lambda given: False)
+    assert first.status == "Completed", first.output
+    before = state(setup.world)
+    calls = Counter(setup.world.calls)
+    again, _ = run_durable(setup, "register", lambda given: False)
+    assert again.status == "Completed", again.output
+    assert state(setup.world) == before
+    made = {op: n - calls[op] for op, n in setup.world.calls.items() if op.rsplit(".", 1)[-1] in fakes.WRITES}
+    # A private cluster is only reachable through run command, whose `kubectl apply` and `auth can-i` run again.
+    allowed = {"arm.runcommand.run": 2} if kind == "private" else {}
+    assert {op: n for op, n in made.items() if n} == allowed, made
+    setup.assert_registered()
+
+
+def state(world: fakes.World) -> str:
+    """Everything a run can change, with the volatile resourceVersions left out."""
+    objects = {cluster: {key: {k: v for k, v in obj.items() if k != "metadata"} for key, obj in store.items()}
+               for cluster, store in world.objects.items()}
+    return repr((objects, sorted(repr(c) for c, _ in world.credentials.values()), world.assignments))
