@@ -9,6 +9,8 @@ directly (no MSAL, hence no instance discovery) and trusts ``REQUESTS_CA_BUNDLE`
 """
 from __future__ import annotations
 
+from typing import Any
+
 from azure.core.exceptions import AzureError
 from azure.identity import ClientAssertionCredential
 
@@ -17,8 +19,9 @@ from wif_core.adapters import errors_map, retrying
 
 
 class TokenExchange:
-    def __init__(self, authority_host: str, policy: retrying.Policy) -> None:
-        self.authority_host, self.policy = authority_host, policy
+    def __init__(self, authority_host: str, policy: retrying.Policy, **credential_kwargs: Any) -> None:
+        """``credential_kwargs`` go to each credential (tests pass ``transport=``)."""
+        self.authority_host, self.policy, self.credential_kwargs = authority_host, policy, credential_kwargs
 
     def exchange(self, *, tenant_id: str, client_id: str, assertion: str, scope: str) -> None:
         what = f"token exchange for client {client_id} (scope {scope})"
@@ -26,7 +29,8 @@ class TokenExchange:
         def once() -> None:
             # retry_total=0: retrying is the one retry layer; AADSTS70021 must reach the runner at once.
             credential = ClientAssertionCredential(tenant_id, client_id, func=lambda: assertion,
-                                                   authority=self.authority_host, retry_total=0)
+                                                   authority=self.authority_host, retry_total=0,
+                                                   **self.credential_kwargs)
             try:
                 with credential:
                     credential.get_token(scope)  # the token itself is dropped here, unseen
