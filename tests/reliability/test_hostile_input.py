@@ -25,7 +25,9 @@ from tests import fakes
 from wif_core import cli, config, errors, events, model
 from wif_functions import driver, eventgrid, http_api
 
-SETTINGS = settings(max_examples=300, deadline=None, derandomize=True, suppress_health_check=[HealthCheck.too_slow])
+# Derandomized and without an example database: CI sees the same ~1,700 examples on every run.
+SETTINGS = settings(max_examples=300, deadline=None, derandomize=True, database=None,
+                    suppress_health_check=[HealthCheck.too_slow])
 
 GUID = st.from_regex(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}", fullmatch=True)
 RG = st.from_regex(r"[-A-Za-z0-9_.()]{0,20}[-A-Za-z0-9_()]", fullmatch=True)
