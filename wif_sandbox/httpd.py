@@ -23,7 +23,7 @@ import ssl
 import threading
 import time
 from collections.abc import Callable
-from typing import Any, Self
+from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
 
 from wif_sandbox import faults as faults_mod
@@ -221,7 +221,7 @@ class HttpsServer:
     def url(self) -> str:
         return f"https://{self.host}:{self.port}"
 
-    def start(self) -> Self:
+    def start(self) -> HttpsServer:
         self._server = _Server(self, (self.host, self.port))
         self.port = self._server.server_address[1]
         self._thread = threading.Thread(
@@ -258,7 +258,7 @@ class HttpsServer:
             _log.exception("%s handler failed on %s %s", self.service, req.method, req.path)
             return fault_response(self.service, 500, self.operation_of(req))
 
-    def __enter__(self) -> Self:
+    def __enter__(self) -> HttpsServer:
         return self.start()
 
     def __exit__(self, *exc: object) -> None:

@@ -64,7 +64,7 @@ class CA:
         directory.mkdir(parents=True, exist_ok=True)
         key = _new_key()
         name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "wif-sandbox CA")])
-        now = datetime.datetime.now(datetime.UTC)
+        now = datetime.datetime.now(datetime.timezone.utc)
         cert = (
             x509.CertificateBuilder()
             .subject_name(name)
@@ -106,7 +106,7 @@ class CA:
         self, kind: str, subject: x509.Name, sans: Sequence[x509.GeneralName], usage: x509.ObjectIdentifier
     ) -> tuple[Path, Path]:
         key = _new_key()
-        now = datetime.datetime.now(datetime.UTC)
+        now = datetime.datetime.now(datetime.timezone.utc)
         builder = (
             x509.CertificateBuilder()
             .subject_name(subject)
