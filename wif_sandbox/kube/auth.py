@@ -46,7 +46,40 @@ class TokenSigner(Protocol):
 
     def jwks(self) -> dict[str, Any]: ...
 
-    def verify(self, token: str, *, audience: str, issuer: str) -> dict[str, Any]: ...
+    def verify(
+        self, token: str, *, audience: str | list[str] | None, issuer: str | None
+    ) -> dict[str, Any]: ...
 
 
 BearerAuthenticator = Callable[[str], Optional[UserInfo]]
+
+SA_GROUPS = "system:serviceaccounts"
+# Paths kube-apiserver serves to anyone (system:public-info-viewer).
+PUBLIC_PATHS = frozenset({"/healthz", "/livez", "/readyz", "/version", "/version/"})
+
+
+def from_cert(cert: wire.ClientCert) -> UserInfo:
+    groups = tuple(g for g in cert.groups if g != AUTHENTICATED)
+    return UserInfo(cert.user, groups + (AUTHENTICATED,))
+
+
+def with_authenticated(user: UserInfo) -> UserInfo:
+    if AUTHENTICATED in user.groups:
+        return user
+    return UserInfo(user.username, tuple(user.groups) + (AUTHENTICATED,))
+
+
+def service_account_user(namespace: str, name: str) -> UserInfo:
+    return UserInfo(
+        f"system:serviceaccount:{namespace}:{name}",
+        (SA_GROUPS, f"{SA_GROUPS}:{namespace}", AUTHENTICATED),
+    )
+
+
+def bearer_token(req: wire.Request) -> Optional[str]:
+    """The token of an ``Authorization: Bearer`` header; ``""`` when the header is malformed."""
+    header = req.headers.get("authorization")
+    if header is None:
+        return None
+    scheme, _, token = header.strip().partition(" ")
+    return token.strip() if scheme.lower() == "bearer" else ""
