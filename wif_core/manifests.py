@@ -49,10 +49,14 @@ def binding_name(identity: model.IdentityFacts) -> str:
     return f"argocd-wif-{_digest(identity.principal_id.lower(), 12)}"
 
 
-def credential_name(issuer: str, subject: str) -> str:
-    """Name of the federated credential for issuer+subject (3-120 chars, [A-Za-z0-9-_])."""
+def credential_name(owner: model.ClusterRef, subject: str) -> str:
+    """Name of our federated credential trusting ``owner``'s issuer for ``subject`` (3-120 chars).
+
+    Derived from the cluster id, not its issuer, so that the credentials of a
+    deleted cluster can still be found and removed (its issuer is gone with it).
+    """
     sa = subject.rsplit(":", 1)[-1]
-    return f"argocd-{re.sub(r'[^A-Za-z0-9-]+', '-', sa)[:60]}-{_digest(issuer.rstrip('/') + '|' + subject, 10)}"
+    return f"argocd-{re.sub(r'[^A-Za-z0-9-]+', '-', sa)[:60]}-{_digest(owner.key + '|' + subject, 10)}"
 
 
 def role_assignment_name(scope: str, principal_id: str, role_definition_id: str) -> str:
@@ -145,7 +149,8 @@ def is_ours(obj: dict[str, Any]) -> bool:
     return bool(labels.get(LABEL_MANAGED_BY) == MANAGED_BY)
 
 
-def desired_credentials(settings: config.Settings, issuer: str) -> list[model.FederatedCredential]:
-    return [model.FederatedCredential(credential_name(issuer, subject), issuer, subject,
+def desired_credentials(settings: config.Settings, owner: model.ClusterRef, issuer: str) -> list[model.FederatedCredential]:
+    """One credential per Argo CD service account, trusting the issuer of ``owner`` (hub or in-cluster target)."""
+    return [model.FederatedCredential(credential_name(owner, subject), issuer, subject,
                                       (config.TOKEN_EXCHANGE_AUDIENCE,))
             for subject in settings.subjects()]

@@ -29,7 +29,7 @@ def _item(kind: str, name: str, target: str, action: str, manifest: dict[str, An
 def _credentials(p: ports.Ports, settings: config.Settings, d: model.Discovered) -> list[Item]:
     issuer = d.hub.oidc_issuer or ""
     existing = p.identities.list_credentials(settings.identity)
-    keep, create = federate.plan(existing, manifests.desired_credentials(settings, issuer))
+    keep, create = federate.plan(existing, manifests.desired_credentials(settings, d.hub.ref, issuer))
     refusal = ""
     try:
         federate.check_limit(d.identity, len(existing), len(create))

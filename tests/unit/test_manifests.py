@@ -176,15 +176,17 @@ def test_secret_names_are_dns_subdomains(name: str) -> None:
 def test_credential_names_fit_entra_rules() -> None:
     settings = fakes.settings(WIF_ARGOCD_SERVICE_ACCOUNTS="argocd-application-controller,argocd-server," + "s" * 200)
     issuer = "https://westeurope.oic.prod-aks.azure.com/tenant/guid/"
-    credentials = manifests.desired_credentials(settings, issuer)
+    hub = model.ClusterRef.parse(fakes.HUB_ID)
+    credentials = manifests.desired_credentials(settings, hub, issuer)
     assert [c.subject for c in credentials] == list(settings.subjects())
     for c in credentials:
         assert re.fullmatch(r"[A-Za-z0-9][-_A-Za-z0-9]{2,119}", c.name), c.name
         assert c.issuer == issuer and c.audiences == ("api://AzureADTokenExchange",)
     assert len({c.name for c in credentials}) == len(credentials)
-    again = manifests.desired_credentials(settings, issuer.rstrip("/"))
-    assert [c.name for c in again] == [c.name for c in credentials]  # the trailing slash is not a new trust
-    assert manifests.credential_name("https://other/", credentials[0].subject) != credentials[0].name
+    again = manifests.desired_credentials(settings, model.ClusterRef.parse(fakes.HUB_ID.upper().replace("SUBSCRIPTIONS", "subscriptions")), issuer)
+    assert [c.name for c in again] == [c.name for c in credentials]  # ARM ids are case-insensitive
+    other = model.ClusterRef.parse(fakes.cluster_id("other"))
+    assert manifests.credential_name(other, credentials[0].subject) != credentials[0].name
 
 
 def test_binding_and_role_assignment_names() -> None:

@@ -42,16 +42,15 @@ def _binding(p: ports.Ports, settings: config.Settings, d: model.Discovered) -> 
     return "deleted" if kube.delete(rbac.API, rbac.KIND, None, name) else "absent"
 
 
-def _credentials(p: ports.Ports, settings: config.Settings, issuer: Optional[str]) -> tuple[str, ...]:
-    """In-cluster topology: the credentials trusting this cluster's issuer are ours to remove."""
-    if settings.topology != "in-cluster" or not issuer:
+def _credentials(p: ports.Ports, settings: config.Settings, ref: model.ClusterRef) -> tuple[str, ...]:
+    """In-cluster topology: our credentials trusting this cluster (named from its id) are removed.
+
+    Works after the cluster is gone; a same-trust credential under another name is not ours and stays.
+    """
+    if settings.topology != "in-cluster":
         return ()
-    ours = {c.name for c in manifests.desired_credentials(settings, issuer)}
-    deleted = []
-    for credential in p.identities.list_credentials(settings.identity):
-        if credential.name in ours and p.identities.delete_credential(settings.identity, credential.name):
-            deleted.append(credential.name)
-    return tuple(deleted)
+    names = [manifests.credential_name(ref, subject) for subject in settings.subjects()]
+    return tuple(name for name in names if p.identities.delete_credential(settings.identity, name))
 
 
 def deregister(p: ports.Ports, settings: config.Settings, ref: model.ClusterRef,
@@ -71,7 +70,6 @@ def deregister(p: ports.Ports, settings: config.Settings, ref: model.ClusterRef,
         hub = target
     secret = _secret(p, settings, hub, ref)
     binding = "absent"
-    credentials: tuple[str, ...] = ()
     if target is None or target.provisioning_state.lower() == "deleting":
         if settings.rbac_mode != "kubernetes":
             # The name is deterministic, so an assignment left at a deleted cluster's scope is still ours to remove.
@@ -82,5 +80,5 @@ def deregister(p: ports.Ports, settings: config.Settings, ref: model.ClusterRef,
         identity = d.identity if d else p.identities.get_identity(settings.identity)
         full = model.Discovered(target=target, hub=hub or target, identity=identity)
         binding = _binding(p, settings, full)
-        credentials = _credentials(p, settings, target.oidc_issuer)
+    credentials = _credentials(p, settings, ref)
     return model.Deregistered(secret=secret, binding=binding, credentials=credentials)

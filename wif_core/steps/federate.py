@@ -38,7 +38,7 @@ def federate(p: ports.Ports, settings: config.Settings, d: model.Discovered) -> 
     if not issuer:
         raise errors.PermanentError(f"cluster {d.hub.ref.name} has no OIDC issuer")
     existing = p.identities.list_credentials(settings.identity)
-    keep, create = plan(existing, manifests.desired_credentials(settings, issuer))
+    keep, create = plan(existing, manifests.desired_credentials(settings, d.hub.ref, issuer))
     check_limit(d.identity, len(existing), len(create))
     for credential in create:
         # Forget the proof before writing: if the write lands but its response is lost, the
