@@ -183,7 +183,8 @@ def test_credential_names_fit_entra_rules() -> None:
         assert re.fullmatch(r"[A-Za-z0-9][-_A-Za-z0-9]{2,119}", c.name), c.name
         assert c.issuer == issuer and c.audiences == ("api://AzureADTokenExchange",)
     assert len({c.name for c in credentials}) == len(credentials)
-    again = manifests.desired_credentials(settings, model.ClusterRef.parse(fakes.HUB_ID.upper().replace("SUBSCRIPTIONS", "subscriptions")), issuer)
+    shouted = model.ClusterRef.parse(fakes.HUB_ID.upper().replace("SUBSCRIPTIONS", "subscriptions"))
+    again = manifests.desired_credentials(settings, shouted, issuer)
     assert [c.name for c in again] == [c.name for c in credentials]  # ARM ids are case-insensitive
     other = model.ClusterRef.parse(fakes.cluster_id("other"))
     assert manifests.credential_name(other, credentials[0].subject) != credentials[0].name
