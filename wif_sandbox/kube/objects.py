@@ -108,9 +108,17 @@ def _namespace_defaults(ns: Obj) -> None:
     ns["status"] = {"phase": "Active"}
 
 
+def _drop_empty_metadata(meta: dict[str, Any]) -> None:
+    """Go's ``omitempty``: a map or list emptied by a patch disappears from the object."""
+    for field in ("labels", "annotations", "finalizers", "ownerReferences"):
+        if field in meta and not meta[field]:
+            del meta[field]
+
+
 def prepare(rt: res.ResourceType, obj: Obj, old: Optional[Obj] = None) -> Obj:
     """Default and validate ``obj`` before it is stored; raises a 422 listing every problem."""
     name = obj["metadata"]["name"]
+    _drop_empty_metadata(obj["metadata"])
     causes = name_problems(rt, name)
     if rt == res.SECRETS:
         causes += _fold_string_data(obj)
