@@ -150,10 +150,9 @@ def test_error_statuses(core: client.CoreV1Api) -> None:
         'Operation cannot be fulfilled on secrets "errors": the object has been modified; '
         "please apply your changes to the latest version and try again")
 
-    for call in (lambda: core.read_namespaced_secret("absent", "argocd"),
-                 lambda: core.delete_namespaced_secret("absent", "argocd")):
+    for call in (core.read_namespaced_secret, core.delete_namespaced_secret):
         with pytest.raises(ApiException) as missing:
-            call()
+            call("absent", "argocd")
         assert missing.value.status == 404 and status_of(missing.value)["message"] == 'secrets "absent" not found'
 
     with pytest.raises(ApiException) as invalid:
@@ -362,3 +361,24 @@ def test_kubectl_auth_can_i_and_typed_creates(cluster: Cluster) -> None:
     assert cluster.api.get_object("v1", "Secret", "argocd", "typed")["data"] == {"a": b64("b")}  # type: ignore[index]
     whoami = kubectl(cluster, "--context", "alice", "auth", "whoami", "-o", "json").stdout
     assert json.loads(whoami)["status"]["userInfo"]["username"] == "alice"
+
+
+@needs_kubectl
+def test_kubectl_typed_creates_and_impersonation(cluster: Cluster) -> None:
+    # kubectl's typed clients send protobuf bodies; each of these goes through that decoder.
+    kubectl(cluster, "create", "namespace", "team-c")
+    kubectl(cluster, "create", "serviceaccount", "deployer", "-n", "team-c")
+    kubectl(cluster, "create", "configmap", "settings", "-n", "team-c", "--from-literal=mode=hub")
+    kubectl(cluster, "create", "rolebinding", "deployer-edit", "-n", "team-c", "--clusterrole", "edit",
+            "--serviceaccount", "team-c:deployer")
+    assert [o["metadata"]["name"] for o in cluster.api.list_objects("v1", "ConfigMap", "team-c")] == ["settings"]
+
+    sa = "system:serviceaccount:team-c:deployer"
+    assert kubectl(cluster, "auth", "can-i", "create", "secrets", "-n", "team-c", "--as", sa).stdout.strip() == "yes"
+    assert kubectl(cluster, "auth", "can-i", "create", "secrets", "-n", "argocd", "--as", sa,
+                   ok=False).stdout.strip() == "no"
+    refused = kubectl(cluster, "--context", "alice", "get", "ns", "--as", "bob", ok=False)
+    assert 'users "bob" is forbidden: User "alice" cannot impersonate resource "users" in API group ""' in refused.stderr
+
+    kubectl(cluster, "delete", "namespace", "team-c")
+    assert cluster.api.get_object("v1", "ConfigMap", "team-c", "settings") is None

@@ -55,7 +55,7 @@ class KubeApiServer:
         try:
             route = routes.parse(req)
             operation = route.operation
-            user = self._authenticate(req, route)
+            user = self._impersonate(req, self._authenticate(req, route))
             self._authorize(user, route)
             return self._serve(route, req, user)
         except errors.ApiError as e:
@@ -82,6 +82,25 @@ class KubeApiServer:
         if user is None:
             raise errors.unauthorized()
         return user
+
+    def _impersonate(self, req: wire.Request, user: UserInfo) -> UserInfo:
+        """Act as another user when the caller may ``impersonate`` it and each group."""
+        asked = auth.impersonation(req)
+        if asked is None:
+            return user
+        username, groups = asked
+        if not username:
+            raise errors.bad_request("requested impersonation of groups without impersonating a user")
+        checks = [("users", username, "")] + [("groups", g, "") for g in groups]
+        if username.startswith("system:serviceaccount:") and username.count(":") == 3:
+            _, _, namespace, name = username.split(":")
+            checks[0] = ("serviceaccounts", name, namespace)
+        for resource, name, namespace in checks:
+            attrs = Attributes("impersonate", "", resource, "", namespace, name)
+            allowed, _ = self.decide(user, attrs)
+            if not allowed:
+                raise errors.forbidden("", resource, name, rbac.denial(user, attrs))
+        return auth.impersonated_user(username, groups)
 
     def authenticate_token(self, token: str) -> Optional[UserInfo]:
         """Our own service-account tokens first, then Entra (``authenticate_bearer``)."""

@@ -83,3 +83,21 @@ def bearer_token(req: wire.Request) -> Optional[str]:
         return None
     scheme, _, token = header.strip().partition(" ")
     return token.strip() if scheme.lower() == "bearer" else ""
+
+
+def impersonation(req: wire.Request) -> Optional[tuple[str, tuple[str, ...]]]:
+    """(user, groups) asked for with ``Impersonate-User``/``-Group`` (``kubectl --as``), if any."""
+    user = req.headers.get("impersonate-user")
+    groups = req.headers.get("impersonate-group")
+    if user is None and groups is None:
+        return None
+    # The HTTP front end joins repeated headers with ", " (one group per header on the wire).
+    return user or "", tuple(g.strip() for g in (groups or "").split(",") if g.strip())
+
+
+def impersonated_user(username: str, groups: tuple[str, ...]) -> UserInfo:
+    if username.startswith("system:serviceaccount:") and username.count(":") == 3:
+        _, _, namespace, name = username.split(":")
+        base = service_account_user(namespace, name)
+        return UserInfo(base.username, tuple(dict.fromkeys(base.groups + groups)))
+    return UserInfo(username, tuple(dict.fromkeys(groups + (AUTHENTICATED,))))

@@ -25,13 +25,14 @@ Authenticate = Callable[[str], Optional[UserInfo]]
 
 def _attributes(kind: str, spec: dict[str, Any]) -> tuple[Attributes, str]:
     resource, non_resource = spec.get("resourceAttributes"), spec.get("nonResourceAttributes")
-    if bool(resource) == bool(non_resource):
+    if bool(resource) == bool(non_resource) or not isinstance(resource or non_resource, dict):
         raise errors.invalid(res.AUTHZ, kind, "", [(
             "spec.resourceAttributes",
             'Invalid value: "null": exactly one of nonResourceAttributes or resourceAttributes must be specified',
         )])
     if non_resource:
-        return Attributes(str(non_resource.get("verb", ""))), str(non_resource.get("path", ""))
+        return Attributes(str(non_resource.get("verb", "")), "", ""), str(non_resource.get("path", ""))
+    assert isinstance(resource, dict)
     return Attributes(
         verb=str(resource.get("verb", "")), api_group=str(resource.get("group", "")),
         resource=str(resource.get("resource", "")), subresource=str(resource.get("subresource", "")),
