@@ -173,3 +173,23 @@ def test_tables() -> None:
     assert tables.wants_table("application/json;as=Table;v=v1;g=meta.k8s.io,application/json")
     assert not tables.wants_table("application/json")
     assert [tables.human_duration(s) for s in (5, 150, 3600, 9 * 3600, 3 * 86400)] == ["5s", "2m30s", "60m", "9h", "3d"]
+
+
+def test_service_account_tokens_follow_the_server_clock(key: pki.SigningKey) -> None:
+    now = [1_000_000.0]  # far from real time: expiry must be judged on this clock
+    api = KubeApiServer("t", issuer="https://issuer.test/", sa_key=key, authenticate_bearer=lambda t: None,
+                        clock=lambda: now[0])
+    api.put_object({"apiVersion": "v1", "kind": "ServiceAccount", "metadata": {"name": "sa", "namespace": "argocd"}})
+    _, answer, _ = call(api, "POST", "/api/v1/namespaces/argocd/serviceaccounts/sa/token",
+                        {"spec": {"expirationSeconds": 600}})
+    token = answer["status"]["token"]
+    assert api.authenticate_token(token) == UserInfo(
+        "system:serviceaccount:argocd:sa", ("system:serviceaccounts", "system:serviceaccounts:argocd",
+                                            "system:authenticated"))
+    now[0] += 601 + 30
+    assert api.authenticate_token(token) is None
+    now[0] -= 631
+    call(api, "DELETE", "/api/v1/namespaces/argocd/serviceaccounts/sa")
+    assert api.authenticate_token(token) is None  # bound to the account's uid
+    assert call(api, "POST", "/api/v1/namespaces/argocd/serviceaccounts/x/token", {"spec": {"expirationSeconds": 60}})[0] \
+        == 404

@@ -105,7 +105,7 @@ class KubeApiServer:
     def authenticate_token(self, token: str) -> Optional[UserInfo]:
         """Our own service-account tokens first, then Entra (``authenticate_bearer``)."""
         if tokens.issued_here(token, self.issuer):
-            found = tokens.verify(token, issuer=self.issuer, key=self._sa_key)
+            found = tokens.verify(token, issuer=self.issuer, key=self._sa_key, clock=self._clock)
             if found is None:
                 return None
             namespace, name, uid = found
