@@ -58,6 +58,18 @@ def test_routing_errors_and_operations(api: KubeApiServer) -> None:
     assert call(api, "GET", "/api", cert=None)[0] == 401
 
 
+def test_aggregated_discovery_is_answered_in_the_legacy_form(api: KubeApiServer) -> None:
+    accept = "application/json;g=apidiscovery.k8s.io;v=v2;as=APIGroupDiscoveryList,application/json"
+    resp = api.handle(wire.Request("GET", "/apis", {}, {"accept": accept}, b"", ADMIN))
+    assert resp.headers["Content-Type"] == "application/json"  # client-go falls back on this content type
+    assert json.loads(resp.body)["kind"] == "APIGroupList"
+    _, resources, op = call(api, "GET", "/api/v1")
+    secrets = next(r for r in resources["resources"] if r["name"] == "secrets")
+    assert (secrets["kind"], secrets["namespaced"], op) == ("Secret", True, "discovery.get")
+    token = next(r for r in resources["resources"] if r["name"] == "serviceaccounts/token")
+    assert (token["group"], token["kind"], token["verbs"]) == ("authentication.k8s.io", "TokenRequest", ["create"])
+
+
 def test_generate_name_paging_and_watch(api: KubeApiServer) -> None:
     created = [call(api, "POST", SECRETS, {"metadata": {"generateName": "page-"}})[1]["metadata"]
                for _ in range(3)]
