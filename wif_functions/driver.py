@@ -16,6 +16,7 @@ Time comes from ``clock``/``sleep`` (real by default; ``VirtualClock`` makes lon
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import datetime as dt
 import json
 import time
@@ -156,9 +157,13 @@ class LocalDurable:
         asyncio.run(body(event=delivered, client=self))
 
     # ---- the host loop -------------------------------------------------------------------
-    def run_all(self, max_episodes: int = 100_000) -> None:
-        for iid in list(self.instances):
-            self.run(iid, max_episodes=max_episodes)
+    def run_all(self, *, workers: int = 1, max_episodes: int = 100_000) -> list[Instance]:
+        """Run every instance; ``workers`` > 1 runs that many at once, as the host's concurrency limits do."""
+        ids = [iid for iid, inst in self.instances.items() if inst.status in ACTIVE]
+        if workers <= 1:
+            return [self.run(iid, max_episodes=max_episodes) for iid in ids]
+        with concurrent.futures.ThreadPoolExecutor(max_workers=workers, thread_name_prefix="durable") as pool:
+            return list(pool.map(lambda iid: self.run(iid, max_episodes=max_episodes), ids))
 
     def run(self, instance_id: str, *, stop_before: Optional[Callable[[Any], bool]] = None,
             max_episodes: int = 100_000) -> Instance:

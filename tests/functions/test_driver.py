@@ -87,3 +87,12 @@ def test_a_started_instance_cannot_be_replaced_while_it_runs(world: fakes.World,
     with pytest.raises(Exception, match="already exists"):
         asyncio.run(host.start_new(instances.ORCHESTRATOR, IID, {"action": "register"}))
     assert start(host).disposition == "absorbed"
+
+
+def test_run_all_runs_a_fleet_concurrently(world: fakes.World, host: driver.LocalDurable) -> None:
+    refs = [world.add_cluster(fakes.cluster_id(f"aks-fleet-{i}")) for i in range(8)]
+    for ref in refs:
+        asyncio.run(instances.dispatch(host, ref, "register", appsettings.snapshot(), "test"))
+    done = host.run_all(workers=4)
+    assert len(done) == 8 and {inst.status for inst in done} == {"Completed"}
+    assert len(world.credentials) == 2, "the hub's two federated credentials, shared by the whole fleet"
