@@ -57,6 +57,7 @@ class Faults:
     # ARM: federated credential writes per second per identity (0 = unthrottled).
     # Azure documents roughly 0.25/s per identity when this is on.
     msi_write_rate_per_s: float = 0.0
+    msi_write_burst: float = 1.0  # writes the bucket holds when full
     # ARM: a run command result stays "Running" for this long.
     run_command_delay_s: float = 0.0
     # ARM: how long an in-flight federated credential write holds its identity,

@@ -1,0 +1,83 @@
+"""Azure Resource Manager for one subscription: AKS, managed identities, role assignments.
+
+A ``wire.Handler`` behind one ``httpd.HttpsServer``. Every call is authenticated
+(Entra token for the ARM audience) and needs ``api-version``; then the path says
+which resource provider answers. Resource groups and the subscription are
+implicit; other subscriptions do not exist here.
+"""
+from __future__ import annotations
+
+import time
+from typing import Callable, Optional
+
+from wif_sandbox import faults, wire
+from wif_sandbox.arm import base, routes
+from wif_sandbox.arm.base import ArmError, Call
+from wif_sandbox.arm.clusters import Clusters, DataPlane, ManagedCluster, Publish
+from wif_sandbox.arm.identities import Identities
+from wif_sandbox.arm.roles import RoleAssignments
+from wif_sandbox.arm.runcommand import RunCommands
+from wif_sandbox.entra import Entra
+
+__all__ = ["Arm", "ArmError", "ManagedCluster"]
+
+
+class Arm:
+    def __init__(self, *, subscription_id: str, entra: Entra, knobs: faults.Faults, ca_pem: bytes,
+                 provision: Callable[[ManagedCluster], DataPlane], publish: Publish,
+                 clock: Callable[[], float] = time.monotonic) -> None:
+        self.subscription_id = subscription_id
+        self.tenant_id = entra.tenant_id
+        self.url = ""  # set once the HTTPS server listens
+        self._entra = entra
+        self.identities = Identities(subscription_id, entra.tenant_id, knobs, clock)
+        self.roles = RoleAssignments(subscription_id, entra.tenant_id, self.principal_exists)
+        self.clusters = Clusters(subscription_id, entra.tenant_id, knobs, clock, provision, publish, ca_pem)
+        self.commands = RunCommands(knobs, clock)
+
+    def principal_exists(self, object_id: str) -> bool:
+        oid = object_id.lower()
+        directory = self._entra.directory
+        with directory.lock:
+            known = {a.principal_id for a in directory.apps.values()} | set(directory.groups)
+        return oid in known or oid in self.identities.principal_ids()
+
+    def operation_of(self, req: wire.Request) -> str:
+        target = routes.parse(req.path)
+        return target.operation(req.method) if target else f"unknown.{req.method.lower()}"
+
+    def handle(self, req: wire.Request) -> wire.Response:
+        operation = self.operation_of(req)
+        try:
+            principal, claims = base.authenticate(req, self.url, self._entra.verify_access_token)
+            version = base.check_api_version(req)
+            target = routes.parse(req.path)
+            if target is None:
+                raise ArmError(404, "InvalidResourceType",
+                               f"The resource type could not be found in the namespace for api version '{version}'.")
+            if target.subscription.lower() != self.subscription_id.lower():
+                raise ArmError(404, "SubscriptionNotFound", f"The subscription '{target.subscription}' could not be found.")
+            return self._serve(Call(req, principal, claims, version, self.url, operation), target)
+        except ArmError as e:
+            return base.error_response(e, operation)
+
+    def _serve(self, call: Call, t: routes.Target) -> wire.Response:
+        if t.kind in ("identity", "fic", "fics"):
+            return self.identities.serve(call, t)
+        if t.kind in ("role", "roles"):
+            return self.roles.serve(call, t)
+        if t.kind in ("clusterAction", "commandResult") and (t.child == "runCommand" or t.kind == "commandResult"):
+            cluster = self._cluster(t)
+            if t.kind == "commandResult":
+                return self.commands.result(call, cluster, t.child)
+            if call.req.method != "POST":
+                raise ArmError(405, "MethodNotAllowed", "Run command accepts POST only.")
+            return self.commands.start(call, cluster)
+        return self.clusters.serve(call, t)
+
+    def _cluster(self, t: routes.Target) -> ManagedCluster:
+        rid = base.resource_id(t.subscription, t.resource_group, "Microsoft.ContainerService/managedClusters", t.name)
+        cluster: Optional[ManagedCluster] = self.clusters.get(rid)
+        if cluster is None:
+            raise base.not_found("Microsoft.ContainerService/managedClusters", t.name, t.resource_group)
+        return cluster

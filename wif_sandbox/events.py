@@ -1,0 +1,81 @@
+"""Azure Resource Manager system-topic events, as Event Grid delivers them.
+
+A subscription's system topic emits ``Microsoft.Resources.ResourceWriteSuccess``
+for every successful PUT (at PUT time, so before an AKS cluster is ready, and
+again on every update) and ``Microsoft.Resources.ResourceDeleteSuccess`` for a
+DELETE. Both the Event Grid schema and the CloudEvents 1.0 schema are offered.
+The caller's token claims are copied as Azure does (never the token itself).
+"""
+from __future__ import annotations
+
+import datetime
+import uuid
+from typing import Any
+
+WRITE = "Microsoft.Resources.ResourceWriteSuccess"
+DELETE = "Microsoft.Resources.ResourceDeleteSuccess"
+_CLAIM_NAMES = {
+    "oid": "http://schemas.microsoft.com/identity/claims/objectidentifier",
+    "tid": "http://schemas.microsoft.com/identity/claims/tenantid",
+    "sub": "http://schemas.xmlsoap.org/ws/2005/05/identity/claims/nameidentifier",
+}
+_KEPT_CLAIMS = ("aud", "iss", "iat", "nbf", "exp", "appid", "appidacr", "idtyp", "ver", "uti")
+
+
+def _now() -> str:
+    return datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="microseconds").replace("+00:00", "Z")
+
+
+def event_claims(claims: dict[str, Any]) -> dict[str, str]:
+    """Token claims in the form ARM events carry them (string values, URI names for ids)."""
+    out = {k: str(claims[k]) for k in _KEPT_CLAIMS if k in claims}
+    out.update({uri: str(claims[k]) for k, uri in _CLAIM_NAMES.items() if k in claims})
+    return out
+
+
+def resource_event(kind: str, *, resource_id: str, subscription_id: str, tenant_id: str,
+                   claims: dict[str, Any], url: str = "", api_version: str = "2026-08-01") -> dict[str, Any]:
+    """An Event Grid schema event for a write or delete of ``resource_id``."""
+    provider = resource_id.split("/providers/", 1)[1].split("/")[0] if "/providers/" in resource_id else ""
+    rtype = "/".join(resource_id.split("/providers/", 1)[1].split("/")[:2]) if provider else ""
+    action = f"{rtype}/{'delete' if kind == 'delete' else 'write'}"
+    correlation = str(uuid.uuid4())
+    return {
+        "subject": resource_id,
+        "eventType": DELETE if kind == "delete" else WRITE,
+        "eventTime": _now(),
+        "id": str(uuid.uuid4()),
+        "data": {
+            "authorization": {"scope": resource_id, "action": action,
+                              "evidence": {"role": "Contributor", "roleAssignmentScope": f"/subscriptions/{subscription_id}",
+                                           "principalType": "ServicePrincipal"}},
+            "claims": event_claims(claims),
+            "correlationId": correlation,
+            "httpRequest": {"clientRequestId": str(uuid.uuid4()), "clientIpAddress": "127.0.0.1",
+                            "method": "DELETE" if kind == "delete" else "PUT",
+                            "url": url or f"https://management.azure.com{resource_id}?api-version={api_version}"},
+            "resourceProvider": provider,
+            "resourceUri": resource_id,
+            "operationName": action,
+            "status": "Succeeded",
+            "subscriptionId": subscription_id,
+            "tenantId": tenant_id,
+        },
+        "dataVersion": "2",
+        "metadataVersion": "1",
+        "topic": f"/subscriptions/{subscription_id}",
+    }
+
+
+def to_cloudevent(event: dict[str, Any]) -> dict[str, Any]:
+    """The same event in the CloudEvents 1.0 schema (structured JSON)."""
+    return {
+        "specversion": "1.0",
+        "type": event["eventType"],
+        "source": event["topic"],
+        "subject": event["subject"],
+        "id": event["id"],
+        "time": event["eventTime"],
+        "datacontenttype": "application/json",
+        "data": event["data"],
+    }
