@@ -114,11 +114,14 @@ class Sandbox:
         return server.url
 
     def stop(self) -> None:
-        for cluster in self.arm.clusters.all():
-            if cluster.plane is not None:
-                cluster.plane.stop()
-        for server in self._servers:
-            server.stop()
+        # In parallel: each listener takes up to its poll interval to notice the shutdown.
+        stops = [c.plane.stop for c in self.arm.clusters.all() if c.plane is not None]
+        stops += [s.stop for s in self._servers]
+        threads = [threading.Thread(target=stop, name="sandbox-stop") for stop in stops]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
         self.drain_events(timeout=2.0)
         if self._owns_workdir:
             shutil.rmtree(self.workdir, ignore_errors=True)
