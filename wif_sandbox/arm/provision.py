@@ -39,6 +39,7 @@ class Plane:
     issuer: str
     kube: KubeApiServer
     admin_url: str  # where the sandbox admin kubeconfig points (the jump box for a private cluster)
+    sa_key: Optional[SigningKey] = None  # the service-account issuer's key (tests forge tokens with it)
     servers: list[HttpsServer] = field(default_factory=list)
     blackhole: Optional[socket.socket] = None
     on_stop: Callable[[], None] = lambda: None
@@ -81,12 +82,12 @@ class Aks:
             kube.put_object(admin_binding(cluster.admin_groups))
         server = self._serve(kube, f"kube:{cluster.name}")
         if not cluster.private:
-            plane = Plane(server.url, f"{server.host}:{server.port}", issuer, kube, server.url, [server])
+            plane = Plane(server.url, f"{server.host}:{server.port}", issuer, kube, server.url, sa_key, [server])
         else:
             hole = _blackhole()
             host, port = hole.getsockname()
             url = f"https://{host}:{port}"
-            plane = Plane(url, f"{host}:{port}", issuer, kube, server.url, [server], hole)
+            plane = Plane(url, f"{host}:{port}", issuer, kube, server.url, sa_key, [server], hole)
         plane.on_stop = lambda: self._oidc.remove_issuer(issuer)
         return plane
 
