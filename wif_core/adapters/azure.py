@@ -126,8 +126,14 @@ class Identities:
                                            audiences=list(credential.audiences))
         # Entra answers 409 to concurrent writes on one identity and throttles writes:
         # both leave as TemporaryError (Conflict, Throttled) for the runner to retry.
-        call(self.policy, f"write federated credential {credential.name} of {ref.id}",
-             lambda: ops.create_or_update(ref.resource_group, ref.name, credential.name, body), fix=MSI_WRITER)
+        try:
+            call(self.policy, f"write federated credential {credential.name} of {ref.id}",
+                 lambda: ops.create_or_update(ref.resource_group, ref.name, credential.name, body), fix=MSI_WRITER)
+        except errors.PermanentError as e:
+            if "too many federated identity credentials" in e.message.lower():  # a racer took the last of 20
+                raise errors.LimitExceeded(f"{e.message}; remove unused credentials or use an identity per cluster "
+                                           "(WIF_ARGOCD_IDENTITY_ID)") from e
+            raise
 
     def delete_credential(self, ref: model.IdentityRef, name: str) -> bool:
         ops = self.arm.msi(ref.subscription_id).federated_identity_credentials

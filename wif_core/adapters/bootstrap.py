@@ -38,7 +38,8 @@ def default_credential(settings: config.Settings) -> TokenCredential:
     (sandbox) authority has to skip that, Microsoft's own hosts keep it.
     """
     host = (urlsplit(settings.authority_host).hostname or "").lower()
-    return DefaultAzureCredential(authority=settings.authority_host,
+    # retry_total=0: token requests are retried with the ARM or Kubernetes call that needs them.
+    return DefaultAzureCredential(authority=settings.authority_host, retry_total=0,
                                   disable_instance_discovery=host not in _KNOWN_AUTHORITIES)
 
 

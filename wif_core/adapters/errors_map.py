@@ -22,6 +22,7 @@ from wif_core import errors
 
 MAX_DETAIL = 300
 _AADSTS = re.compile(r"AADSTS(\d+)")
+_MSAL_HTTP_5XX = re.compile(r"HTTP Error: (5\d\d|429)")
 NOT_PROPAGATED = 70021  # "No matching federated identity record found for presented assertion"
 _ENTRA_FIXES = {
     700016: "the client id is not an application in that tenant: check the identity's client id and AZURE_TENANT_ID",
@@ -33,8 +34,10 @@ _ENTRA_FIXES = {
     700213: "no federated credential has this subject: check WIF_ARGOCD_NAMESPACE and WIF_ARGOCD_SERVICE_ACCOUNTS",
     700024: "the assertion is outside its validity window: check the clocks of the cluster and this host",
     50027: "the assertion is not a valid JWT for Entra: check the cluster's OIDC issuer and its JWKS",
+    700027: "the assertion's signature does not match the issuer's published keys: check the hub's OIDC issuer",
 }
-_TRANSIENT_ENTRA = {90033, 50196}  # "A transient error has occurred", "loop detected"
+# "A transient error has occurred", "loop detected", "request to the external OIDC endpoint failed".
+_TRANSIENT_ENTRA = {90033, 50196, 50166}
 # DefaultAzureCredential folds every failure of its chain into one ClientAuthenticationError
 # without a response; these words in it mean the authority was not reached at all.
 _NETWORK_HINTS = ("Failed to establish a new connection", "Connection aborted", "Connection reset", "timed out",
@@ -119,6 +122,8 @@ def from_entra(e: az.ClientAuthenticationError, what: str) -> errors.WifError:
         return errors.TemporaryError(f"{what}: Entra is temporarily unavailable ({first})")
     if e.response is None and any(hint in text for hint in _NETWORK_HINTS):
         return errors.Unreachable(f"{what}: cannot reach the Entra authority ({first})")
+    if e.response is None and _MSAL_HTTP_5XX.search(text):  # MSAL's words for a 5xx it got
+        return errors.TemporaryError(f"{what}: Entra answered with a server error ({first})")
     for code in codes:
         if code in _ENTRA_FIXES:
             return errors.PermanentError(f"{what}: AADSTS{code}: {_ENTRA_FIXES[code]} ({first})")
