@@ -125,8 +125,9 @@ class _Handler(http.server.BaseHTTPRequestHandler):
             resp = fault_response(srv.service, knobs.error_status(), srv.operation_of(req))
         else:
             resp = srv.call(req)
-        self._write(resp)
+        # Logged before the answer leaves, so a client that got it always finds it in the log.
         srv.log.record(srv.service, resp.operation, resp.status, _ms(started))
+        self._write(resp)
 
     def _write(self, resp: wire.Response) -> None:
         self.send_response(resp.status)
