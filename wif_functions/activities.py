@@ -22,10 +22,11 @@ _wired: dict[config.Settings, ports.Ports] = {}
 
 
 def use(p: Optional[ports.Ports], settings: Optional[config.Settings] = None) -> None:
-    """Run activities against these ports (tests, the demo, benchmarks); ``use(None)`` restores the real ones."""
+    """Run activities against these ports (tests, the demo, benchmarks); ``use(None)`` rewires the real ones."""
     global _override
     if p is None:
         _override = None
+        _wired.clear()
         return
     _override = (p, settings if settings is not None else appsettings.load())
 
