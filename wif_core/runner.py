@@ -68,7 +68,7 @@ class Runner:
                 return report
             report.results[step.name] = result
             report.seconds[step.name] = self.clock() - started
-            self.on_progress(Progress(step.name, "done", seconds=report.seconds[step.name], message=_summary(result)))
+            self.on_progress(Progress(step.name, "done", seconds=report.seconds[step.name], message=summary(result)))
         return report
 
     def _step(self, step: chain.Step, ref: model.ClusterRef, results: dict[str, object], started: float) -> object:
@@ -100,7 +100,7 @@ class Runner:
             self.sleep(max(delay, 0.0))
 
 
-def _summary(result: object) -> str:
+def summary(result: object) -> str:
     """One short human line per result; never includes secrets (results hold none)."""
     if isinstance(result, model.Discovered):
         t = result.target

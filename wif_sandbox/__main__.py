@@ -65,8 +65,9 @@ def main(argv: Optional[list[str]] = None) -> int:
     args = _parser().parse_args(argv)
     if args.command == "serve":
         return serve(args)
-    print("demo: not yet available", file=sys.stderr)
-    return 2
+    from wif_sandbox import demo
+
+    return demo.main()
 
 
 if __name__ == "__main__":
