@@ -70,10 +70,14 @@ class Faults:
         if self.seed is not None:
             self._rng.seed(self.seed)
 
+    def __setattr__(self, name: str, value: object) -> None:
+        super().__setattr__(name, value)
+        if name == "seed" and "_rng" in self.__dict__:  # ``faults.seed = 7`` replays the same fates
+            with self._lock:
+                self._rng.seed(value)  # type: ignore[arg-type]
+
     def reseed(self, seed: int | None) -> None:
-        with self._lock:
-            self.seed = seed
-            self._rng.seed(seed)
+        self.seed = seed
 
     def draw(self) -> str:
         """Fate of one call: ``"ok"``, ``"error"`` or ``"timeout"``."""

@@ -156,8 +156,3 @@ def test_serve_prints_its_env_first_and_stops_cleanly(tmp_path: Path) -> None:
     assert proc.returncode == 0
     assert "arm managedClusters.get 401" in err and "Bearer" not in err
 
-
-def test_demo_is_a_stub_until_filled() -> None:
-    from wif_sandbox.__main__ import main
-
-    assert main(["demo"]) == 2
