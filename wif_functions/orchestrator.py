@@ -158,19 +158,19 @@ def _step(run: _Run, step: chain.Step, results: dict[str, object]) -> Gen:
         try:
             raw = yield from run.race(task)
         except Exception as e:  # noqa: BLE001 - Durable raises a bare Exception once retries are exhausted
-            _fail(run, step.name, attempt, _reason(e))
+            return _stop(run, step.name, attempt, _reason(e))
         outcome = chain.decode_outcome(raw)
         if outcome.status == "done":
             return outcome.result
         if outcome.status == "failed" or step.wait is None:
-            _fail(run, step.name, attempt, outcome.error)
+            return _stop(run, step.name, attempt, outcome.error)
         last_error = outcome.error
         if run.pending is not None:
             return _SWITCHED
         waited = (context.current_utc_datetime - started).total_seconds()
         deadline = step.wait.timeout(run.settings)
         if waited >= deadline:
-            _fail(run, step.name, attempt, f"gave up after {deadline}s: {outcome.error}")
+            return _stop(run, step.name, attempt, f"gave up after {deadline}s: {outcome.error}")
         delay = max(0.0, min(step.wait.interval(waited, outcome.delay), deadline - waited))
         run.report(step.name, attempt, last_error, "waiting")
         timer = context.create_timer(context.current_utc_datetime + dt.timedelta(seconds=delay))
@@ -178,6 +178,15 @@ def _step(run: _Run, step: chain.Step, results: dict[str, object]) -> Gen:
         if run.pending is not None:
             return _SWITCHED
         attempt += 1
+
+
+def _stop(run: _Run, step: str, attempt: int, error: str) -> object:
+    """A step failed: the run fails, unless a client asked for the other action meanwhile (it still runs)."""
+    if run.pending is not None:
+        if not run.context.is_replaying:
+            log.warning("%s %s: %s: %s; switching to %s as requested", run.action, run.ref.id, step, error, run.pending)
+        return _SWITCHED
+    _fail(run, step, attempt, error)
 
 
 def _fail(run: _Run, step: str, attempt: int, error: str) -> NoReturn:

@@ -193,6 +193,12 @@ def test_a_delete_during_registration_lets_the_inflight_step_finish_then_deregis
     assert r.state["output"]["switches"] == 1
 
 
+def test_a_delete_requested_while_a_step_fails_still_deregisters() -> None:
+    h = History(spec()).scheduled(0).raised(EVENT, {"action": "deregister", "id": "e1"})
+    r = replay(h.completed(0, failed("identity argocd not found")))
+    assert r.error is None and r.activity_input(-2)["chain"] == "deregister"
+
+
 def test_a_delete_during_a_wait_cancels_the_timer() -> None:
     h = History(spec()).scheduled(0).completed(0, waiting("provisioningState is Creating"))
     timer = replay(h).actions[-2]
