@@ -129,3 +129,24 @@ def test_the_chain_waits_for_provisioning_and_propagation(w: wired.Wired) -> Non
     statuses = w.sb.log.status_counts()
     assert statuses.get("entra token.client_assertion 400", 0) >= 1  # AADSTS70021 at least once, then success
     assert statuses.get("entra token.client_assertion 200", 0) == 2
+
+
+def test_the_chain_converges_through_random_5xx_and_dropped_connections(w: wired.Wired) -> None:
+    hub, targets = model.ClusterRef.parse(w.sb.hub_id), [model.ClusterRef.parse(t) for t in w.sb.target_ids]
+    # Tokens first (MSAL then holds them for an hour): the faults below hit ARM, the API servers
+    # and the token exchange, not this app's own sign-in.
+    w.ports.kube(w.ports.clusters.get_cluster(hub)).list("v1", "Secret", w.settings.namespace)
+    w.sb.faults.error_rate, w.sb.faults.timeout_rate, w.sb.faults.timeout_s = 0.25, 0.05, 0.2
+    w.sb.faults.reseed(7)
+    r, _ = run(w)
+    for ref in targets:
+        report = r.onboard(ref)
+        assert report.ok, report.error
+    w.sb.faults.error_rate = w.sb.faults.timeout_rate = 0.0
+    wired.settle(w.sb)
+    statuses = w.sb.log.status_counts()
+    # 5xx answers and connections dropped without an answer (status 0) did happen:
+    assert sum(n for key, n in statuses.items() if key.endswith((" 0", " 500", " 502", " 503"))) >= 3
+    assert all(secret_of(w, ref) is not None for ref in targets)
+    assert w.sleeps  # the adapters retried in place ...
+    assert len(w.ports.identities.list_credentials(w.settings.identity)) == 2  # ... and wrote nothing twice

@@ -23,6 +23,7 @@ from wif_core import errors
 MAX_DETAIL = 300
 _AADSTS = re.compile(r"AADSTS(\d+)")
 _MSAL_HTTP_5XX = re.compile(r"HTTP Error: (5\d\d|429)")
+MSAL_THROTTLE_S = 5.5  # msal.throttled_http_client holds a 5xx without Retry-After for 5 s
 NOT_PROPAGATED = 70021  # "No matching federated identity record found for presented assertion"
 _ENTRA_FIXES = {
     700016: "the client id is not an application in that tenant: check the identity's client id and AZURE_TENANT_ID",
@@ -123,7 +124,8 @@ def from_entra(e: az.ClientAuthenticationError, what: str) -> errors.WifError:
     if e.response is None and any(hint in text for hint in _NETWORK_HINTS):
         return errors.Unreachable(f"{what}: cannot reach the Entra authority ({first})")
     if e.response is None and _MSAL_HTTP_5XX.search(text):  # MSAL's words for a 5xx it got
-        return errors.TemporaryError(f"{what}: Entra answered with a server error ({first})")
+        # MSAL replays that answer from its throttle cache for a few seconds: retrying sooner is useless.
+        return errors.TemporaryError(f"{what}: Entra answered with a server error ({first})", MSAL_THROTTLE_S)
     for code in codes:
         if code in _ENTRA_FIXES:
             return errors.PermanentError(f"{what}: AADSTS{code}: {_ENTRA_FIXES[code]} ({first})")
