@@ -13,7 +13,6 @@
 """
 from __future__ import annotations
 
-import base64
 import json
 import logging
 import os
@@ -25,12 +24,11 @@ import time
 from pathlib import Path
 from typing import Any, Callable
 
-from wif_sandbox import faults
+from wif_sandbox import argo, faults
 from wif_sandbox.world import Sandbox
 
 PROPAGATION_S = 3.0
 PROVISIONING_S = 2.0
-ARGO_SA = "argocd-application-controller"
 
 
 def say(text: str = "") -> None:
@@ -102,43 +100,6 @@ def _step_table(inst: Any, timings: dict[str, float]) -> None:
         say(f"    {step:<18} {timings.get(step, 0.0):5.1f}s  {calls[step]:>5}  {text}")
 
 
-def prove_like_argocd(sb: Sandbox, cluster_id: str, secret_name: str, workdir: Path) -> list[str]:
-    """Connect to the target exactly as Argo CD would with the registered Secret."""
-    from azure.identity import WorkloadIdentityCredential
-    from kubernetes import client as k8s
-    from kubernetes import config as k8s_config
-
-    hub_api = k8s_config.new_client_from_config(str(sb.kubeconfig_path), context=sb.cluster(sb.hub_id).name)
-    core = k8s.CoreV1Api(hub_api)
-    secret = core.read_namespaced_secret(secret_name, "argocd")
-    data = {k: base64.b64decode(v).decode() for k, v in secret.data.items()}
-    cfg = json.loads(data["config"])
-    env = cfg["execProviderConfig"]["env"]
-    say(f"  Secret argocd/{secret_name}: server={data['server']}")
-    say(f"    execProviderConfig: {cfg['execProviderConfig']['command']} {' '.join(cfg['execProviderConfig']['args'])}, "
-        f"AAD_LOGIN_METHOD={env['AAD_LOGIN_METHOD']}, no token/password/key: "
-        f"{not any(k in data['config'] for k in ('bearerToken', 'password', 'keyData'))}")
-    # What the workload identity webhook projects into the Argo CD pod: a service-account token file.
-    request = k8s.AuthenticationV1TokenRequest(spec=k8s.V1TokenRequestSpec(audiences=["api://AzureADTokenExchange"]))
-    token = core.create_namespaced_service_account_token(ARGO_SA, "argocd", request).status.token
-    token_file = workdir / "azure-identity-token"
-    token_file.write_text(token)
-    token_file.chmod(0o600)
-    del token
-    credential = WorkloadIdentityCredential(tenant_id=env["AZURE_TENANT_ID"], client_id=env["AZURE_CLIENT_ID"],
-                                            token_file_path=str(token_file), authority=env["AZURE_AUTHORITY_HOST"])
-    access = credential.get_token(f"{env['AAD_SERVER_APPLICATION_ID']}/.default")
-    say(f"  Entra exchanged the {ARGO_SA} token for an AKS token (expires in {access.expires_on - int(time.time())}s)")
-    ca_file = workdir / "target-ca.pem"
-    ca_file.write_bytes(base64.b64decode(cfg["tlsClientConfig"]["caData"]))
-    conf = k8s.Configuration(host=data["server"])
-    conf.ssl_ca_cert = str(ca_file)
-    conf.api_key = {"authorization": "Bearer " + access.token}
-    del access
-    names = [ns.metadata.name for ns in k8s.CoreV1Api(k8s.ApiClient(conf)).list_namespace().items]
-    return names
-
-
 def _kubectl_secrets(sb: Sandbox) -> None:
     if not shutil.which("kubectl"):
         return
@@ -182,7 +143,7 @@ def main() -> int:
             return 1
 
         say("\n3. prove it the way Argo CD does (Secret -> SA token -> Entra -> target API server)")
-        namespaces = prove_like_argocd(sb, cluster_id, manifests.secret_name(ref), Path(tmp))
+        namespaces = argo.connect(sb, manifests.secret_name(ref), Path(tmp), report=say)
         say(f"  connected to {ref.name} as the Argo CD identity; namespaces: {', '.join(namespaces)}")
         _kubectl_secrets(sb)
 
