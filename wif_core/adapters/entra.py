@@ -9,6 +9,7 @@ directly (no MSAL, hence no instance discovery) and trusts ``REQUESTS_CA_BUNDLE`
 """
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from azure.core.exceptions import AzureError
@@ -18,10 +19,18 @@ from wif_core import errors
 from wif_core.adapters import errors_map, retrying
 
 
+def _not_propagated(record: logging.LogRecord) -> bool:
+    """Keep azure-identity's "get_token failed" warnings, except AADSTS70021: we wait for that one."""
+    return errors_map.NOT_PROPAGATED_TEXT not in record.getMessage()
+
+
 class TokenExchange:
     def __init__(self, authority_host: str, policy: retrying.Policy, **credential_kwargs: Any) -> None:
         """``credential_kwargs`` go to each credential (tests pass ``transport=``)."""
         self.authority_host, self.policy, self.credential_kwargs = authority_host, policy, credential_kwargs
+        mixin = logging.getLogger("azure.identity._internal.get_token_mixin")
+        if _not_propagated not in mixin.filters:
+            mixin.addFilter(_not_propagated)
 
     def exchange(self, *, tenant_id: str, client_id: str, assertion: str, scope: str) -> None:
         what = f"token exchange for client {client_id} (scope {scope})"

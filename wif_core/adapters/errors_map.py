@@ -25,6 +25,7 @@ _AADSTS = re.compile(r"AADSTS(\d+)")
 _MSAL_HTTP_5XX = re.compile(r"HTTP Error: (5\d\d|429)")
 MSAL_THROTTLE_S = 5.5  # msal.throttled_http_client holds a 5xx without Retry-After for 5 s
 NOT_PROPAGATED = 70021  # "No matching federated identity record found for presented assertion"
+NOT_PROPAGATED_TEXT = "AADSTS70021:"
 _ENTRA_FIXES = {
     700016: "the client id is not an application in that tenant: check the identity's client id and AZURE_TENANT_ID",
     7000215: "the client secret is wrong or expired: renew AZURE_CLIENT_SECRET",
