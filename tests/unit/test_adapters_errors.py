@@ -142,3 +142,10 @@ def test_kube_transport_failures() -> None:
     assert type(tls) is errors.PermanentError and "listClusterUserCredential" in tls.message
     assert isinstance(errors_map.from_kube(kube_error(429, headers={"Retry-After": "2"}), "get", "https://h"),
                       errors.Throttled)
+
+
+def test_an_msal_5xx_waits_out_msal_s_own_replay_window() -> None:
+    folded = az.ClientAuthenticationError(message="DefaultAzureCredential failed to retrieve a token. Attempted "
+                                                  "credentials: EnvironmentCredential: Authentication failed: HTTP Error: 503")
+    mapped = errors_map.from_azure(folded, "read AKS cluster c1")
+    assert isinstance(mapped, errors.TemporaryError) and mapped.delay == errors_map.MSAL_THROTTLE_S
