@@ -52,7 +52,7 @@ class Response:
         obj: Any,
         operation: str = "unknown",
         headers: Optional[dict[str, str]] = None,
-    ) -> "Response":
+    ) -> Response:
         h = {"Content-Type": "application/json"}
         h.update(headers or {})
         return cls(status, json.dumps(obj).encode("utf-8"), h, operation)
