@@ -8,9 +8,12 @@ outcome is one of three things, decided here once for both runners:
 * wait: ``errors.NotReady`` (cluster still provisioning, credential not yet
   propagated, RBAC not yet effective): poll again after ``Wait.interval``
   until the step's deadline, then fail with the last observed error;
+* retry: a ``TemporaryError`` carrying the server's delay (429 ``Retry-After``):
+  try again per ``Retry``, but not before that delay (a durable timer, in Durable,
+  because ``call_activity_with_retry`` only knows fixed backoffs);
 * failed: a ``PermanentError``: stop, retries are useless.
 
-Any other ``TemporaryError`` (5xx, 429, 409, timeouts) is raised to the
+Any other ``TemporaryError`` (5xx, 409, timeouts) is raised to the
 runner, which retries it per ``Retry`` (``call_activity_with_retry`` in Durable).
 """
 from __future__ import annotations
@@ -132,7 +135,7 @@ def find(chain: str, step: str) -> Step:
 
 @dataclass(frozen=True)
 class Outcome:
-    status: str  # done | wait | failed
+    status: str  # done | wait | retry | failed
     result: object = None
     error: str = ""
     delay: Optional[float] = None
@@ -145,6 +148,10 @@ def execute(step: Step, p: ports.Ports, settings: config.Settings, ref: model.Cl
         return Outcome("done", step.run(p, settings, ref, results))
     except errors.NotReady as e:
         return Outcome("wait", error=e.message, delay=e.delay)
+    except errors.TemporaryError as e:
+        if e.delay is None:
+            raise
+        return Outcome("retry", error=e.message, delay=e.delay)
     except errors.PermanentError as e:
         return Outcome("failed", error=e.message)
 
@@ -175,7 +182,7 @@ def encode_outcome(outcome: Outcome) -> ActivityJSON:
 
 
 def decode_outcome(data: object) -> Outcome:
-    if not isinstance(data, dict) or data.get("status") not in ("done", "wait", "failed"):
+    if not isinstance(data, dict) or data.get("status") not in ("done", "wait", "retry", "failed"):
         raise errors.BadInput("activity output is not an outcome")
     raw = data.get("result")
     delay = data.get("delay")

@@ -76,6 +76,8 @@ class Runner:
         while True:
             try:
                 outcome = chain.execute(step, self.ports, self.settings, ref, results)
+                if outcome.status == "retry":
+                    raise errors.Throttled(outcome.error, delay=outcome.delay)
             except errors.TemporaryError as e:
                 if attempt >= step.retry.attempts:
                     raise

@@ -149,7 +149,7 @@ def _step(run: _Run, step: chain.Step, results: dict[str, object]) -> Gen:
 
     context = run.context
     started: dt.datetime = context.current_utc_datetime
-    attempt, last_error = 1, None
+    attempt, last_error, retries = 1, None, 0
     while True:
         run.report(step.name, attempt, last_error, "running")
         task = context.call_activity_with_retry(
@@ -162,6 +162,17 @@ def _step(run: _Run, step: chain.Step, results: dict[str, object]) -> Gen:
         outcome = chain.decode_outcome(raw)
         if outcome.status == "done":
             return outcome.result
+        if outcome.status == "retry":  # throttled: wait at least the server's Retry-After, on a timer
+            retries += 1
+            if retries >= step.retry.attempts:
+                return _stop(run, step.name, attempt, outcome.error)
+            run.report(step.name, attempt, outcome.error, "throttled")
+            delay = step.retry.delay(retries, outcome.delay)
+            yield from run.race(context.create_timer(context.current_utc_datetime + dt.timedelta(seconds=delay)),
+                                cancellable=True)
+            if run.pending is not None:
+                return _SWITCHED
+            continue
         if outcome.status == "failed" or step.wait is None:
             return _stop(run, step.name, attempt, outcome.error)
         last_error = outcome.error

@@ -340,11 +340,6 @@ _DURABLE_WRITES = {
 _DURABLE_DEREGISTER = {"kube-rbac": ["kube.Secret.delete", "kube.ClusterRoleBinding.delete"],
                        "azure-rbac": ["kube.Secret.delete", "arm.role.delete"],
                        "private": ["kube.Secret.delete", "arm.runcommand.run"]}
-_RETRY_AFTER_IGNORED = (
-    "the durable path drops Retry-After: run_step re-raises Throttled and Durable retries on the step's fixed "
-    "schedule (1 s, 2 s, ...), so a throttled write is retried long before the server asked")
-
-
 def _durable_cases() -> list[Any]:
     cases = []
     for kind, writes in _DURABLE_WRITES.items():
@@ -352,8 +347,7 @@ def _durable_cases() -> list[Any]:
             cases += [Case(kind, "register", "fresh", step, op, fault) for fault in DURABLE_FAULTS]
         cases += [Case(kind, "deregister", "cluster-exists", "deregister", op, fault)
                   for op in _DURABLE_DEREGISTER[kind] for fault in DURABLE_FAULTS]
-    return [pytest.param(c, id=c.id, marks=[pytest.mark.xfail(strict=True, reason=_RETRY_AFTER_IGNORED)]
-                         if c.fault == "429" else []) for c in cases]
+    return [pytest.param(c, id=c.id) for c in cases]
 
 
 def run_durable(setup: Setup, chain_name: str, hook: Callable[[Any], bool]) -> Any:
