@@ -42,7 +42,8 @@ def label_key_name(text: str) -> str:
 def secret_name(ref: model.ClusterRef) -> str:
     """Deterministic, DNS-safe and unique per cluster id (case-insensitive)."""
     base = re.sub(r"[^a-z0-9-]+", "-", ref.name.lower()).strip("-")[:40] or "cluster"
-    return f"aks-{base}-{_digest(ref.key)}"
+    prefix = "" if base.startswith("aks-") else "aks-"  # "aks-dev-1" stays readable, not "aks-aks-dev-1"
+    return f"{prefix}{base}-{_digest(ref.key)}"
 
 
 def binding_name(identity: model.IdentityFacts) -> str:
