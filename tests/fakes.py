@@ -34,6 +34,21 @@ def settings(**overrides: str) -> config.Settings:
     return config.Settings.from_env(env)
 
 
+class Clock:
+    """A clock whose ``sleep`` advances it and records each sleep (long waits run instantly)."""
+
+    def __init__(self, start: float = 0.0) -> None:
+        self.now = start
+        self.sleeps: list[float] = []
+
+    def __call__(self) -> float:
+        return self.now
+
+    def sleep(self, seconds: float) -> None:
+        self.sleeps.append(seconds)
+        self.now += seconds
+
+
 class World:
     """Azure + Entra + every cluster's API server, in memory."""
 

@@ -7,7 +7,9 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from typing import Optional
+from typing import ClassVar, Optional
+
+from typing_extensions import Self
 
 from wif_core import errors
 
@@ -49,33 +51,33 @@ def _match(pattern: re.Pattern[str], value: object, what: str, example: str) -> 
 
 
 @dataclass(frozen=True)
-class ClusterRef:
-    """An AKS cluster's ARM id, validated; compare with ``key`` (case-insensitive)."""
+class _ArmRef:
+    """A resource in a resource group: validated on parse, compared case-insensitively by ``key``."""
 
     subscription_id: str
     resource_group: str
     name: str
 
-    EXAMPLE = (
-        "/subscriptions/<guid>/resourceGroups/<group>/providers/"
-        "Microsoft.ContainerService/managedClusters/<name>"
-    )
+    PROVIDER: ClassVar[str] = ""
+    WHAT: ClassVar[str] = ""
+    PATTERN: ClassVar[re.Pattern[str]]
 
     @classmethod
-    def parse(cls, value: object) -> ClusterRef:
-        m = _match(_CLUSTER_RE, value, "cluster id", cls.EXAMPLE)
+    def example(cls) -> str:
+        return f"/subscriptions/<guid>/resourceGroups/<group>/providers/{cls.PROVIDER}/<name>"
+
+    @classmethod
+    def parse(cls, value: object) -> Self:
+        m = _match(cls.PATTERN, value, cls.WHAT, cls.example())
         return cls(m["sub"].lower(), m["rg"], m["name"])
 
     @property
     def id(self) -> str:
-        return (
-            f"/subscriptions/{self.subscription_id}/resourceGroups/{self.resource_group}"
-            f"/providers/Microsoft.ContainerService/managedClusters/{self.name}"
-        )
+        return f"/subscriptions/{self.subscription_id}/resourceGroups/{self.resource_group}/providers/{self.PROVIDER}/{self.name}"
 
     @property
     def key(self) -> str:
-        """Case-insensitive identity of the cluster (ARM ids are case-insensitive)."""
+        """Case-insensitive identity (ARM ids are case-insensitive)."""
         return self.id.lower()
 
     def __str__(self) -> str:
@@ -83,27 +85,21 @@ class ClusterRef:
 
 
 @dataclass(frozen=True)
-class IdentityRef:
-    subscription_id: str
-    resource_group: str
-    name: str
+class ClusterRef(_ArmRef):
+    """An AKS cluster's ARM id."""
 
-    EXAMPLE = (
-        "/subscriptions/<guid>/resourceGroups/<group>/providers/"
-        "Microsoft.ManagedIdentity/userAssignedIdentities/<name>"
-    )
+    PROVIDER: ClassVar[str] = "Microsoft.ContainerService/managedClusters"
+    WHAT: ClassVar[str] = "cluster id"
+    PATTERN: ClassVar[re.Pattern[str]] = _CLUSTER_RE
 
-    @classmethod
-    def parse(cls, value: object) -> IdentityRef:
-        m = _match(_IDENTITY_RE, value, "identity id", cls.EXAMPLE)
-        return cls(m["sub"].lower(), m["rg"], m["name"])
 
-    @property
-    def id(self) -> str:
-        return (
-            f"/subscriptions/{self.subscription_id}/resourceGroups/{self.resource_group}"
-            f"/providers/Microsoft.ManagedIdentity/userAssignedIdentities/{self.name}"
-        )
+@dataclass(frozen=True)
+class IdentityRef(_ArmRef):
+    """A user-assigned managed identity's ARM id."""
+
+    PROVIDER: ClassVar[str] = "Microsoft.ManagedIdentity/userAssignedIdentities"
+    WHAT: ClassVar[str] = "identity id"
+    PATTERN: ClassVar[re.Pattern[str]] = _IDENTITY_RE
 
 
 @dataclass(frozen=True)

@@ -34,18 +34,6 @@ class Crash(Exception):
     """The process died: nothing in it catches this, nothing it held survives."""
 
 
-class Clock:
-    def __init__(self, start: float = 0.0) -> None:
-        self.now = start
-        self.sleeps: list[float] = []
-
-    def __call__(self) -> float:
-        return self.now
-
-    def sleep(self, seconds: float) -> None:
-        self.sleeps.append(seconds)
-        self.now += seconds
-
 
 # ---- the matrix ---------------------------------------------------------------------------
 
@@ -148,10 +136,10 @@ def _cases() -> list[Any]:
 
 
 class Setup:
-    def __init__(self, kind: str, clock: Optional[Clock] = None) -> None:
+    def __init__(self, kind: str, clock: Optional[fakes.Clock] = None) -> None:
         cluster_args, env = KINDS[kind]
         self.kind = kind
-        self.clock = clock or Clock()
+        self.clock = clock or fakes.Clock()
         self.world = fakes.World(clock=self.clock)
         self.env = {"WIF_HUB_CLUSTER_ID": fakes.HUB_ID, "WIF_ARGOCD_IDENTITY_ID": fakes.IDENTITY_ID,
                     "WIF_ALLOWED_SCOPES": f"/subscriptions/{fakes.SUB}", "WIF_OPT_IN_TAG": "argocd=on", **env}
@@ -308,7 +296,7 @@ def test_every_chain_step_is_in_the_matrix(kind: str) -> None:
 def test_recreated_credential_is_proven_again_in_a_warm_process(fault: str) -> None:
     """A process that proved the exchange earlier must not trust that proof for a credential it re-creates,
     even when the response to the re-creating write is lost."""
-    clock = Clock()
+    clock = fakes.Clock()
     world = fakes.World(clock=clock, propagation_delay=100.0)
     r = runner.Runner(world.ports(), fakes.settings(), clock=clock, sleep=clock.sleep)
     assert r.onboard(world.add_cluster(fakes.cluster_id("first"))).ok
@@ -366,7 +354,7 @@ def run_durable(setup: Setup, chain_name: str, hook: Callable[[Any], bool]) -> A
 def test_durable_fault_converges(case: Case) -> None:
     from wif_functions import activities
 
-    setup = Setup(case.kind, Clock(start=1_700_000_000.0))
+    setup = Setup(case.kind, fakes.Clock(start=1_700_000_000.0))
     if case.chain == "deregister":
         assert setup.run("register").ok
     seen: list[str] = []
@@ -403,7 +391,7 @@ def test_durable_fault_converges(case: Case) -> None:
 def test_durable_redelivered_event_after_completion_writes_nothing(kind: str) -> None:
     """Event Grid delivers at least once: the same write event after the run completed restarts the
     cluster's instance, which finds everything in place."""
-    setup = Setup(kind, Clock(start=1_700_000_000.0))
+    setup = Setup(kind, fakes.Clock(start=1_700_000_000.0))
     first, _ = run_durable(setup, "register", lambda given: False)
     assert first.status == "Completed", first.output
     before = state(setup.world)

@@ -9,20 +9,7 @@ from tests import fakes
 from wif_core import errors, manifests, model, runner
 
 
-class Clock:
-    def __init__(self) -> None:
-        self.now = 0.0
-        self.sleeps: list[float] = []
-
-    def __call__(self) -> float:
-        return self.now
-
-    def sleep(self, seconds: float) -> None:
-        self.sleeps.append(seconds)
-        self.now += seconds
-
-
-def make(world: fakes.World, clock: Clock, **env: str) -> runner.Runner:
+def make(world: fakes.World, clock: fakes.Clock, **env: str) -> runner.Runner:
     events: list[runner.Progress] = []
     r = runner.Runner(world.ports(), fakes.settings(**env), clock=clock, sleep=clock.sleep, on_progress=events.append)
     r.events = events  # type: ignore[attr-defined]
@@ -30,16 +17,16 @@ def make(world: fakes.World, clock: Clock, **env: str) -> runner.Runner:
 
 
 @pytest.fixture
-def clock() -> Clock:
-    return Clock()
+def clock() -> fakes.Clock:
+    return fakes.Clock()
 
 
 @pytest.fixture
-def world(clock: Clock) -> fakes.World:
+def world(clock: fakes.Clock) -> fakes.World:
     return fakes.World(clock=clock)
 
 
-def test_onboard_registers_binds_and_verifies(world: fakes.World, clock: Clock) -> None:
+def test_onboard_registers_binds_and_verifies(world: fakes.World, clock: fakes.Clock) -> None:
     ref = world.add_cluster(fakes.cluster_id("dev-1"), tags={"env": "dev"})
     report = make(world, clock, WIF_LABEL_TAGS="env").onboard(ref)
     assert report.ok, report.error
@@ -53,7 +40,7 @@ def test_onboard_registers_binds_and_verifies(world: fakes.World, clock: Clock) 
     assert isinstance(report.results["verify"], model.Verified) and report.results["verify"].allowed
 
 
-def test_second_onboard_makes_no_write_call(world: fakes.World, clock: Clock) -> None:
+def test_second_onboard_makes_no_write_call(world: fakes.World, clock: fakes.Clock) -> None:
     ref = world.add_cluster(fakes.cluster_id("dev-1"))
     r = make(world, clock)
     assert r.onboard(ref).ok
@@ -67,7 +54,7 @@ def test_second_onboard_makes_no_write_call(world: fakes.World, clock: Clock) ->
     assert sum(world.calls.values()) - calls <= 9
 
 
-def test_waits_for_provisioning_then_proceeds(world: fakes.World, clock: Clock) -> None:
+def test_waits_for_provisioning_then_proceeds(world: fakes.World, clock: fakes.Clock) -> None:
     ref = world.add_cluster(fakes.cluster_id("new"), state="Creating")
     original = world.ports().clusters.get_cluster
     r = make(world, clock)
@@ -85,7 +72,7 @@ def test_waits_for_provisioning_then_proceeds(world: fakes.World, clock: Clock) 
     assert 30 <= clock.now <= 30 + 4  # proportional polling: small lag after the flip
 
 
-def test_propagation_wait_lag_is_small(clock: Clock) -> None:
+def test_propagation_wait_lag_is_small(clock: fakes.Clock) -> None:
     world = fakes.World(clock=clock, propagation_delay=200.0)
     ref = world.add_cluster(fakes.cluster_id("dev-2"))
     report = make(world, clock).onboard(ref)
@@ -95,7 +82,7 @@ def test_propagation_wait_lag_is_small(clock: Clock) -> None:
     assert world.calls["entra.token"] < 60  # ~ln(D) polls (each 9% after the last), not one a second
 
 
-def test_propagation_deadline_fails_with_last_error(clock: Clock) -> None:
+def test_propagation_deadline_fails_with_last_error(clock: fakes.Clock) -> None:
     world = fakes.World(clock=clock, propagation_delay=10_000.0)
     ref = world.add_cluster(fakes.cluster_id("dev-3"))
     report = make(world, clock, WIF_PROPAGATION_TIMEOUT_SECONDS="120").onboard(ref)
@@ -104,7 +91,7 @@ def test_propagation_deadline_fails_with_last_error(clock: Clock) -> None:
     assert world.object(fakes.HUB_ID, "Secret", "argocd", manifests.secret_name(ref)) is None
 
 
-def test_failed_cluster_is_permanent(world: fakes.World, clock: Clock) -> None:
+def test_failed_cluster_is_permanent(world: fakes.World, clock: fakes.Clock) -> None:
     ref = world.add_cluster(fakes.cluster_id("broken"), state="Failed")
     report = make(world, clock).onboard(ref)
     assert not report.ok and report.failed_step == "discover" and "Failed" in report.error
@@ -112,7 +99,7 @@ def test_failed_cluster_is_permanent(world: fakes.World, clock: Clock) -> None:
 
 
 @pytest.mark.parametrize("op", ["arm.credentials.put", "kube.Secret.create", "kube.ClusterRoleBinding.create"])
-def test_transient_errors_are_retried_with_retry_after(world: fakes.World, clock: Clock, op: str) -> None:
+def test_transient_errors_are_retried_with_retry_after(world: fakes.World, clock: fakes.Clock, op: str) -> None:
     ref = world.add_cluster(fakes.cluster_id("flaky"))
     world.fail(op, errors.Throttled("429 Too Many Requests", delay=7.0), errors.TemporaryError("503"))
     report = make(world, clock).onboard(ref)
@@ -122,14 +109,14 @@ def test_transient_errors_are_retried_with_retry_after(world: fakes.World, clock
     assert world.object(fakes.HUB_ID, "Secret", "argocd", manifests.secret_name(ref)) is not None
 
 
-def test_transient_errors_give_up_after_attempts(world: fakes.World, clock: Clock) -> None:
+def test_transient_errors_give_up_after_attempts(world: fakes.World, clock: fakes.Clock) -> None:
     ref = world.add_cluster(fakes.cluster_id("down"))
     world.fail("kube.Secret.get", *[errors.Unreachable("connection refused") for _ in range(10)])
     report = make(world, clock).onboard(ref)
     assert not report.ok and report.failed_step == "register" and "connection refused" in report.error
 
 
-def test_foreign_secret_is_never_overwritten(world: fakes.World, clock: Clock) -> None:
+def test_foreign_secret_is_never_overwritten(world: fakes.World, clock: fakes.Clock) -> None:
     ref = world.add_cluster(fakes.cluster_id("taken"))
     key = ("Secret", "argocd", manifests.secret_name(ref))
     world.objects[fakes.model.ClusterRef.parse(fakes.HUB_ID).key][key] = {
@@ -139,7 +126,7 @@ def test_foreign_secret_is_never_overwritten(world: fakes.World, clock: Clock) -
     assert world.object(fakes.HUB_ID, *key)["data"] == {}  # type: ignore[index]
 
 
-def test_azure_rbac_cluster_gets_a_deterministic_role_assignment(world: fakes.World, clock: Clock) -> None:
+def test_azure_rbac_cluster_gets_a_deterministic_role_assignment(world: fakes.World, clock: fakes.Clock) -> None:
     ref = world.add_cluster(fakes.cluster_id("arbac"), azure_rbac=True)
     r = make(world, clock)
     assert r.onboard(ref).ok and r.onboard(ref).ok
@@ -150,7 +137,7 @@ def test_azure_rbac_cluster_gets_a_deterministic_role_assignment(world: fakes.Wo
     assert world.calls["arm.role.put"] == 1
 
 
-def test_private_cluster_is_bound_and_verified_through_run_command(world: fakes.World, clock: Clock) -> None:
+def test_private_cluster_is_bound_and_verified_through_run_command(world: fakes.World, clock: fakes.Clock) -> None:
     ref = world.add_cluster(fakes.cluster_id("private"), private=True)
     report = make(world, clock).onboard(ref)
     assert report.ok, report.error
@@ -160,13 +147,13 @@ def test_private_cluster_is_bound_and_verified_through_run_command(world: fakes.
     assert not any(op.startswith("kube.ClusterRoleBinding") for op in world.calls)
 
 
-def test_private_cluster_without_run_command_fails_clearly(world: fakes.World, clock: Clock) -> None:
+def test_private_cluster_without_run_command_fails_clearly(world: fakes.World, clock: fakes.Clock) -> None:
     ref = world.add_cluster(fakes.cluster_id("private"), private=True)
     report = make(world, clock, WIF_RUN_COMMAND="false").onboard(ref)
     assert not report.ok and report.failed_step == "bind_rbac" and "not reachable" in report.error
 
 
-def test_opt_in_tag_skips_and_cleans_up(world: fakes.World, clock: Clock) -> None:
+def test_opt_in_tag_skips_and_cleans_up(world: fakes.World, clock: fakes.Clock) -> None:
     ref = world.add_cluster(fakes.cluster_id("tagged"), tags={"argocd": "on"})
     r = make(world, clock, WIF_OPT_IN_TAG="argocd=on")
     assert r.onboard(ref).ok
@@ -176,20 +163,20 @@ def test_opt_in_tag_skips_and_cleans_up(world: fakes.World, clock: Clock) -> Non
     assert world.object(fakes.HUB_ID, "Secret", "argocd", manifests.secret_name(ref)) is None
 
 
-def test_hub_itself_is_not_registered(world: fakes.World, clock: Clock) -> None:
+def test_hub_itself_is_not_registered(world: fakes.World, clock: fakes.Clock) -> None:
     report = make(world, clock).onboard(model.ClusterRef.parse(fakes.HUB_ID))
     assert report.ok and not report.results["discover"].eligible  # type: ignore[attr-defined]
     assert world.writes() == 0
 
 
-def test_out_of_scope_cluster_is_refused_before_any_call(world: fakes.World, clock: Clock) -> None:
+def test_out_of_scope_cluster_is_refused_before_any_call(world: fakes.World, clock: fakes.Clock) -> None:
     other = "/subscriptions/99999999-9999-9999-9999-999999999999/resourceGroups/x/providers/" \
             "Microsoft.ContainerService/managedClusters/y"
     report = make(world, clock).onboard(model.ClusterRef.parse(other))
     assert not report.ok and "WIF_ALLOWED_SCOPES" in report.error and sum(world.calls.values()) == 0
 
 
-def test_offboard_removes_only_ours(world: fakes.World, clock: Clock) -> None:
+def test_offboard_removes_only_ours(world: fakes.World, clock: fakes.Clock) -> None:
     ref = world.add_cluster(fakes.cluster_id("gone"))
     r = make(world, clock)
     assert r.onboard(ref).ok
@@ -202,7 +189,7 @@ def test_offboard_removes_only_ours(world: fakes.World, clock: Clock) -> None:
     assert again.ok and again.results["deregister"] == model.Deregistered(secret="absent", binding="absent")
 
 
-def test_offboard_after_cluster_deleted(world: fakes.World, clock: Clock) -> None:
+def test_offboard_after_cluster_deleted(world: fakes.World, clock: fakes.Clock) -> None:
     ref = world.add_cluster(fakes.cluster_id("deleted"), azure_rbac=True)
     r = make(world, clock)
     assert r.onboard(ref).ok
@@ -212,7 +199,7 @@ def test_offboard_after_cluster_deleted(world: fakes.World, clock: Clock) -> Non
     assert world.assignments == {}
 
 
-def test_in_cluster_topology_federates_each_cluster_and_cleans_up(world: fakes.World, clock: Clock) -> None:
+def test_in_cluster_topology_federates_each_cluster_and_cleans_up(world: fakes.World, clock: fakes.Clock) -> None:
     r = make(world, clock, WIF_TOPOLOGY="in-cluster", WIF_HUB_CLUSTER_ID="")
     refs = [world.add_cluster(fakes.cluster_id(f"edge-{i}")) for i in range(3)]
     for ref in refs:
@@ -223,7 +210,7 @@ def test_in_cluster_topology_federates_each_cluster_and_cleans_up(world: fakes.W
     assert len(world.credentials) == 4
 
 
-def test_in_cluster_topology_stops_before_the_credential_limit(world: fakes.World, clock: Clock) -> None:
+def test_in_cluster_topology_stops_before_the_credential_limit(world: fakes.World, clock: fakes.Clock) -> None:
     r = make(world, clock, WIF_TOPOLOGY="in-cluster", WIF_HUB_CLUSTER_ID="")
     for i in range(10):
         assert r.onboard(world.add_cluster(fakes.cluster_id(f"edge-{i}"))).ok
@@ -233,7 +220,7 @@ def test_in_cluster_topology_stops_before_the_credential_limit(world: fakes.Worl
     assert len(world.credentials) == 20
 
 
-def test_changed_cluster_updates_the_secret(world: fakes.World, clock: Clock) -> None:
+def test_changed_cluster_updates_the_secret(world: fakes.World, clock: fakes.Clock) -> None:
     ref = world.add_cluster(fakes.cluster_id("moving"))
     r = make(world, clock)
     assert r.onboard(ref).ok
