@@ -45,7 +45,7 @@ def count(sb: Sandbox, onboard: Onboard, cluster_id: str) -> dict[str, object]:
             "by_operation": dict(Counter(f"{_service(e)} {e.operation} {e.status}" for e in entries))}
 
 
-def _function_app(sb: Sandbox) -> Onboard:
+def function_app_onboard(sb: Sandbox) -> Onboard:
     from wif_core import model
     from wif_functions import activities, driver, instances
 
@@ -61,7 +61,7 @@ def _function_app(sb: Sandbox) -> Onboard:
     return onboard
 
 
-def _runner(sb: Sandbox) -> Onboard:
+def runner_onboard(sb: Sandbox) -> Onboard:
     from wif_core import config, model, runner
     from wif_core.adapters import bootstrap
 
@@ -90,7 +90,7 @@ def _steady(measured: dict[str, dict[str, object]], key: str) -> int:
 
 
 def measure(runner_too: bool = True) -> dict[str, object]:
-    app = _path(_function_app)
+    app = _path(function_app_onboard)
     out: dict[str, object] = {
         "calls_per_cluster_first": int(str(app["first"]["calls"])),
         "calls_per_cluster_steady": _steady(app, "calls"),
@@ -98,7 +98,7 @@ def measure(runner_too: bool = True) -> dict[str, object]:
         "calls_detail": app,
     }
     if runner_too:
-        runner = _path(_runner)
+        runner = _path(runner_onboard)
         out["calls_per_cluster_first_runner"] = int(str(runner["first"]["calls"]))
         out["calls_per_cluster_steady_runner"] = _steady(runner, "calls")
     return out
