@@ -234,6 +234,7 @@ def drive(box: Any, *, workers: int, latency_s: float, msi_rate_per_s: float, ms
 
 def run(clusters: int = 200, *, steady: int, first: int, workers: Optional[int] = None, latency_s: float = 0.05,
         msi_rate_per_s: float = 0.25, msi_burst: float = 1.0, mode: str = "process") -> dict[str, object]:
+    given = workers
     workers = workers or host_concurrency()
     box: Any = Remote(clusters) if mode == "process" else Inline(clusters)
     try:
@@ -246,14 +247,17 @@ def run(clusters: int = 200, *, steady: int, first: int, workers: Optional[int] 
     # Two credentials, one write token in the bucket: the second waits (2 - burst) / rate, whoever writes it.
     floor = max(0.0, 2 - msi_burst) / msi_rate_per_s if msi_rate_per_s > 0 else 0.0
     out: dict[str, object] = {
-        "fleet_clusters": clusters, "fleet_events": len(d.batch), "fleet_workers": workers, "fleet_sandbox": mode,
+        "fleet_clusters": clusters, "fleet_events": len(d.batch), "fleet_workers": workers,
+        "fleet_workers_from": "--workers" if given else "host.json maxConcurrentActivityFunctions", "fleet_sandbox": mode,
         **judge(box.fleet, d.seen, d.instances),
         "fleet_seconds": round(d.seconds, 2), "fleet_lower_bound_seconds": round(bound, 2),
         "fleet_ratio_to_bound": round(d.seconds / bound, 3) if bound > 0 else None,
         "fleet_calls": len(d.log), "fleet_calls_must": must,
         "fleet_throttled": sum(1 for entry in d.log if entry[2] == 429), "fleet_credential_writes": len(writes),
         "fleet_federated_s": round(max(writes) - d.started, 2) if writes else None,
-        "fleet_throttle_floor_s": floor, "fleet_credentials": d.seen["credentials"],
+        "fleet_throttle_floor_s": floor,
+        "fleet_ratio_to_bound_plus_floor": round(d.seconds / (bound + floor), 3) if bound + floor > 0 else None,
+        "fleet_credentials": d.seen["credentials"],
         "fleet_client_cpu_s": round(d.client_cpu_s, 2), "fleet_latency_s": latency_s,
         "fleet_msi_write_rate_per_s": msi_rate_per_s, "fleet_msi_write_burst": msi_burst,
     }

@@ -55,8 +55,9 @@ ROWS: tuple[str, ...] = (
     "calls_per_cluster_first", "calls_per_cluster_steady", "calls_per_cluster_first_runner",
     "calls_per_cluster_steady_runner", "writes_per_cluster_steady",
     "fleet_clusters", "fleet_events", "fleet_workers", "fleet_failed", "fleet_duplicates", "fleet_seconds",
-    "fleet_lower_bound_seconds", "fleet_ratio_to_bound", "fleet_calls", "fleet_calls_must", "fleet_throttled",
-    "fleet_federated_s", "fleet_client_cpu_s", "fleet_sandbox_cpu_s",
+    "fleet_lower_bound_seconds", "fleet_ratio_to_bound", "fleet_ratio_to_bound_plus_floor", "fleet_calls",
+    "fleet_calls_must", "fleet_throttled",
+    "fleet_federated_s", "fleet_throttle_floor_s", "fleet_client_cpu_s", "fleet_sandbox_cpu_s",
     "propagation_delay_s", "propagation_lag_s", "propagation_exchanges",
 )
 
