@@ -328,3 +328,8 @@ class _RunCommand:
             allowed, _ = self.w.allowed(ref, words[-1].split("=", 1)[1])
             return model.RunResult(0 if allowed else 1, "yes" if allowed else "no")
         return model.RunResult(1, f"unsupported: {command}")
+
+
+def cluster_runs(host: Any) -> list[str]:
+    """``LocalDurable.started`` without the hub's federation runs (``instances.ensure_federation``)."""
+    return [iid for iid in host.started if not iid.startswith("federation-")]

@@ -5,8 +5,8 @@ tests) and the Durable Functions orchestrator in ``function_app``. A step's
 outcome is one of three things, decided here once for both runners:
 
 * done: the step's result, passed on to later steps;
-* wait: ``errors.NotReady`` (cluster still provisioning, credential not yet
-  propagated, RBAC not yet effective): poll again after ``Wait.interval``
+* wait: ``errors.NotReady`` (cluster still provisioning, another writer busy
+  with the identity's credentials, credential not yet propagated, RBAC not yet effective): poll again after ``Wait.interval``
   until the step's deadline, then fail with the last observed error;
 * retry: a ``TemporaryError`` carrying the server's delay (429 ``Retry-After``):
   try again per ``Retry``, but not before that delay (a durable timer, in Durable,
@@ -19,7 +19,7 @@ runner, which retries it per ``Retry`` (``call_activity_with_retry`` in Durable)
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Callable, Mapping, Optional, Union
+from typing import Callable, Iterator, Mapping, Optional, Union
 
 from wif_core import codec, config, errors, model, ports
 from wif_core.steps import deregister, discover, federate, propagation, rbac, register, verify
@@ -82,6 +82,8 @@ class Step:
     wait: Optional[Wait] = None
     when: Callable[[config.Settings, Results], bool] = lambda s, r: True
     describe: str = ""
+    # The earlier results the step reads; only these cross the activity boundary with it.
+    needs: tuple[str, ...] = ("discover",)
 
 
 def _with_discovered(fn: Callable[[ports.Ports, config.Settings, model.Discovered], object]) -> StepFn:
@@ -90,11 +92,13 @@ def _with_discovered(fn: Callable[[ports.Ports, config.Settings, model.Discovere
 
 _PROVISIONING = Wait(timeout=lambda s: s.provisioning_timeout_s, first_s=2.0, fraction=0.1, max_s=60.0)
 _PROPAGATION = Wait(timeout=lambda s: s.propagation_timeout_s)
+# Another onboarding in the same worker is writing the identity's credentials (federate.WRITER_POLL_S).
+_WRITER = Wait(timeout=lambda s: s.propagation_timeout_s, max_s=10.0)
 
 REGISTER: tuple[Step, ...] = (
-    Step("discover", lambda p, s, ref, r: discover.discover(p, s, ref), wait=_PROVISIONING,
+    Step("discover", lambda p, s, ref, r: discover.discover(p, s, ref), wait=_PROVISIONING, needs=(),
          describe="read the cluster, wait for provisioningState Succeeded"),
-    Step("federate", _with_discovered(federate.federate), retry=Retry(attempts=6), when=_eligible,
+    Step("federate", _with_discovered(federate.federate), retry=Retry(attempts=6), wait=_WRITER, when=_eligible,
          describe="federated identity credentials for the Argo CD service accounts"),
     Step("await_propagation", _with_discovered(propagation.await_propagation), wait=_PROPAGATION, when=_eligible,
          describe="prove the SA token -> Entra token exchange works"),
@@ -111,7 +115,7 @@ REGISTER: tuple[Step, ...] = (
 )
 
 DEREGISTER: tuple[Step, ...] = (
-    Step("deregister", lambda p, s, ref, r: deregister.deregister(p, s, ref, None),
+    Step("deregister", lambda p, s, ref, r: deregister.deregister(p, s, ref, None), needs=(),
          describe="remove the cluster Secret and the bindings we created"),
 )
 
@@ -123,7 +127,26 @@ VERIFY: tuple[Step, ...] = (
          describe="SubjectAccessReview for the Argo CD identity"),
 )
 
-CHAINS: dict[str, tuple[Step, ...]] = {"register": REGISTER, "deregister": DEREGISTER, "verify": VERIFY}
+# Hub topology: the hub's federation on its own, started with a cluster's registration so that
+# a fleet arriving at once does not queue the one shared write behind every cluster's discover
+# (activities run first in, first out). One activity, so nothing of it waits in that queue
+# between reading the hub and writing; re-run while the credential propagates (it then lists
+# and proves again). Each registration still runs its own federate and await_propagation,
+# which find the credentials and the proof.
+def _federate_hub(p: ports.Ports, settings: config.Settings) -> model.Federated:
+    d = discover.discover_hub(p, settings)
+    federated = federate.federate(p, settings, d)
+    propagation.await_propagation(p, settings, d)
+    return federated
+
+
+FEDERATION: tuple[Step, ...] = (
+    Step("federate_hub", lambda p, s, ref, r: _federate_hub(p, s), retry=Retry(attempts=6), wait=_PROPAGATION, needs=(),
+         describe="the hub's federated credentials, written and proven ahead of a fleet's registrations"),
+)
+
+CHAINS: dict[str, tuple[Step, ...]] = {"register": REGISTER, "deregister": DEREGISTER, "verify": VERIFY,
+                                       "federation": FEDERATION}
 
 
 def find(chain: str, step: str) -> Step:
@@ -161,9 +184,42 @@ def execute(step: Step, p: ports.Ports, settings: config.Settings, ref: model.Cl
 ActivityJSON = dict[str, codec.JSONValue]
 
 
+class Carried(Mapping[str, object]):
+    """Results as the orchestrator carries them: in their encoded form, decoded only when read.
+
+    Every replay rebuilds them from history; most are only passed on (or reported), so they
+    are neither decoded nor encoded again for that.
+    """
+
+    def __init__(self) -> None:
+        self._encoded: dict[str, codec.JSONValue] = {}
+        self._decoded: dict[str, object] = {}
+
+    def add(self, name: str, encoded: codec.JSONValue) -> None:
+        self._encoded[name] = encoded
+
+    def encoded(self, name: str) -> codec.JSONValue:
+        return self._encoded[name]
+
+    def __getitem__(self, name: str) -> object:
+        if name not in self._decoded:
+            self._decoded[name] = codec.decode(self._encoded[name])
+        return self._decoded[name]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._encoded)
+
+    def __len__(self) -> int:
+        return len(self._encoded)
+
+
 def activity_input(chain: str, step: str, ref: model.ClusterRef, results: Results) -> ActivityJSON:
+    """The activity's input: which step, which cluster, and the earlier results it ``needs``."""
+    def encoded(name: str) -> codec.JSONValue:
+        return results.encoded(name) if isinstance(results, Carried) else codec.encode(results[name])
+
     return {"chain": chain, "step": step, "cluster": ref.id,
-            "results": {k: codec.encode(v) for k, v in results.items()}}
+            "results": {name: encoded(name) for name in find(chain, step).needs if name in results}}
 
 
 def decode_activity_input(data: object) -> tuple[Step, model.ClusterRef, dict[str, object]]:
@@ -181,12 +237,14 @@ def encode_outcome(outcome: Outcome) -> ActivityJSON:
             "error": outcome.error, "delay": outcome.delay}
 
 
-def decode_outcome(data: object) -> Outcome:
+def decode_outcome(data: object, *, decode_result: bool = True) -> Outcome:
+    """The activity's outcome; ``decode_result=False`` leaves the result encoded (see ``Carried``)."""
     if not isinstance(data, dict) or data.get("status") not in ("done", "wait", "retry", "failed"):
         raise errors.BadInput("activity output is not an outcome")
     raw = data.get("result")
     delay = data.get("delay")
-    return Outcome(str(data["status"]), codec.decode(raw) if raw is not None else None, str(data.get("error") or ""),
+    result = codec.decode(raw) if raw is not None and decode_result else raw
+    return Outcome(str(data["status"]), result, str(data.get("error") or ""),
                    float(delay) if isinstance(delay, (int, float)) else None)
 
 

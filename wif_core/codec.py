@@ -6,6 +6,7 @@ objects tagged with their type name, so nothing typed ``Any`` crosses.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import json
 from typing import Any, Union, get_args, get_origin, get_type_hints
 
@@ -50,7 +51,7 @@ def _decode_as(tp: Any, data: Any) -> Any:
     if isinstance(tp, type) and dataclasses.is_dataclass(tp):
         if not isinstance(data, dict):
             raise errors.BadInput(f"{tp.__name__}: expected an object")
-        hints = get_type_hints(tp)
+        hints = _hints(tp)
         kwargs = {f.name: _decode_as(hints[f.name], data[f.name]) for f in dataclasses.fields(tp) if f.name in data}
         try:
             return tp(**kwargs)
@@ -71,6 +72,12 @@ def _decode_as(tp: Any, data: Any) -> Any:
         non_none = [a for a in get_args(tp) if a is not type(None)]
         return _decode_as(non_none[0], data) if len(non_none) == 1 else data
     return data
+
+
+@functools.cache
+def _hints(tp: type) -> dict[str, Any]:
+    """The dataclass's resolved annotations; resolving evaluates strings, so once per type."""
+    return get_type_hints(tp)
 
 
 def dumps(value: object) -> str:

@@ -6,8 +6,11 @@ Kubernetes objects cross this boundary as plain dicts (the API's JSON).
 """
 from __future__ import annotations
 
+import threading
+import time
+from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Any, Callable, Optional, Protocol
+from typing import Any, Callable, Iterator, Optional, Protocol
 
 from wif_core import model
 
@@ -78,6 +81,52 @@ class RunCommand(Protocol):
         """AKS run command: ``kubectl`` inside the cluster's network, files attached."""
 
 
+class Writers:
+    """Who in this process is writing what: at most one writer per key.
+
+    Others ``wait`` for the writer, up to a bound (a step that finds a write still under way
+    after that raises ``errors.NotReady`` and is polled on a timer). ``generation`` counts
+    finished writes per key, so a writer knows whether what it read before taking the key
+    can still be trusted.
+    """
+
+    def __init__(self) -> None:
+        self._held: set[str] = set()
+        self._done: dict[str, int] = {}
+        self._lock = threading.Lock()
+        self._released = threading.Condition(self._lock)
+
+    def wait(self, key: str, timeout_s: float, clock: Callable[[], float] = time.monotonic) -> bool:
+        """Until nobody writes ``key`` (True) or ``timeout_s`` has passed with a writer still at it (False)."""
+        end = clock() + timeout_s
+        with self._released:
+            while key in self._held:
+                left = end - clock()
+                if left <= 0:
+                    return False
+                self._released.wait(left)
+        return True
+
+    def generation(self, key: str) -> int:
+        with self._lock:
+            return self._done.get(key, 0)
+
+    @contextmanager
+    def hold(self, key: str) -> Iterator[bool]:
+        """Yields True if this caller is now the writer for ``key``, False if someone else is."""
+        with self._lock:
+            mine = key not in self._held
+            self._held.add(key)
+        try:
+            yield mine
+        finally:
+            if mine:
+                with self._lock:
+                    self._held.discard(key)
+                    self._done[key] = self._done.get(key, 0) + 1
+                    self._released.notify_all()
+
+
 @dataclass
 class Ports:
     clusters: Clusters
@@ -89,3 +138,6 @@ class Ports:
     # Token exchanges proven in this process ("client|issuer|subject"): a proven,
     # unchanged credential needs no second proof. federate forgets what it re-creates.
     proven: set[str] = field(default_factory=set)
+    # Federated credential writes under way in this process, per identity (one writer at a time:
+    # Entra throttles writes per identity, and concurrent writers only turn 2 writes into a storm).
+    writers: Writers = field(default_factory=Writers)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import logging
+import threading
 from typing import TYPE_CHECKING, Optional
 
 from wif_functions import appsettings
@@ -19,6 +20,7 @@ log = logging.getLogger("wif_functions.activities")
 
 _override: Optional[tuple[ports.Ports, config.Settings]] = None
 _wired: dict[config.Settings, ports.Ports] = {}
+_wiring = threading.Lock()
 
 
 def use(p: Optional[ports.Ports], settings: Optional[config.Settings] = None) -> None:
@@ -37,9 +39,14 @@ def wired() -> tuple[ports.Ports, config.Settings]:
     settings = appsettings.load()
     p = _wired.get(settings)
     if p is None:
-        from wif_core.adapters import bootstrap  # the Azure SDKs and kubernetes load here, once
+        # Once per process, even when the host starts its first activities all at once: the
+        # ports hold the caches, the token cache and the one-writer-per-identity registry.
+        with _wiring:
+            p = _wired.get(settings)
+            if p is None:
+                from wif_core.adapters import bootstrap  # the Azure SDKs and kubernetes load here, once
 
-        p = _wired[settings] = bootstrap.build(settings)
+                p = _wired[settings] = bootstrap.build(settings)
     return p, settings
 
 

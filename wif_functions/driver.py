@@ -18,6 +18,8 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import datetime as dt
+import heapq
+import itertools
 import json
 import time
 import traceback
@@ -158,28 +160,86 @@ class LocalDurable:
 
     # ---- the host loop -------------------------------------------------------------------
     def run_all(self, *, workers: int = 1, max_episodes: int = 100_000) -> list[Instance]:
-        """Run every instance; ``workers`` > 1 runs that many at once, as the host's concurrency limits do."""
+        """Run every instance; ``workers`` > 1 runs that many activities at once, as the host's
+        ``maxConcurrentActivityFunctions`` does.
+
+        As in the host, an orchestration waiting on a timer holds no worker: its timer is kept
+        here and the orchestration is picked up again when it fires, so while some wait (a
+        throttled write, a propagation delay) the others' activities run.
+        """
         ids = [iid for iid, inst in self.instances.items() if inst.status in ACTIVE]
         if workers <= 1:
             return [self.run(iid, max_episodes=max_episodes) for iid in ids]
+        episodes = dict.fromkeys(ids, 0)
+        order = itertools.count()
+        ready: deque[str] = deque(ids)
+        timers: list[tuple[dt.datetime, int, str]] = []  # (fire at, tiebreak, instance id)
+        running: dict[concurrent.futures.Future[bool], str] = {}
         with concurrent.futures.ThreadPoolExecutor(max_workers=workers, thread_name_prefix="durable") as pool:
-            return list(pool.map(lambda iid: self.run(iid, max_episodes=max_episodes), ids))
+            while ready or running or timers:
+                while ready:
+                    iid = ready.popleft()
+                    inst = self.instances[iid]
+                    self._begin(inst)
+                    fire_at = self._waits_on_timer(inst)
+                    if inst.status != "Running":
+                        continue
+                    if fire_at is not None:
+                        heapq.heappush(timers, (fire_at, next(order), iid))
+                    elif inst._calls or inst._events:
+                        episodes[iid] += 1
+                        if episodes[iid] > max_episodes:
+                            raise RuntimeError(f"{iid}: still running after {max_episodes} episodes")
+                        running[pool.submit(self._episode, inst)] = iid
+                due = timers[0][0] if timers else None
+                if running:
+                    timeout = None if due is None else max(0.0, (due - self._now()).total_seconds())
+                    finished, _ = concurrent.futures.wait(running, timeout=timeout,
+                                                          return_when=concurrent.futures.FIRST_COMPLETED)
+                    for future in finished:
+                        iid = running.pop(future)
+                        future.result()  # a driver error, not an activity's: let it surface
+                        ready.append(iid)
+                elif due is not None and due > self._now():
+                    self.sleep((due - self._now()).total_seconds())  # nothing runs: time passes
+                while timers and timers[0][0] <= self._now():
+                    iid = heapq.heappop(timers)[2]
+                    episodes[iid] += 1
+                    running[pool.submit(self._episode, self.instances[iid])] = iid
+        return [self.instances[iid] for iid in ids]
+
+    def _waits_on_timer(self, inst: Instance) -> Optional[dt.datetime]:
+        """When the instance's next thing is a timer (no activity or event before it), its fire time."""
+        if inst.status != "Running" or inst._calls or inst._events or not inst._timers:
+            return None
+        return min(fire_at for fire_at, _ in inst._timers.values())
+
+    def _episode(self, inst: Instance) -> bool:
+        """One step of the host loop: the next activity or due timer into the history, then a replay."""
+        if not self._next(inst, None):
+            return False
+        self._replay(inst)
+        return True
 
     def run(self, instance_id: str, *, stop_before: Optional[Callable[[Any], bool]] = None,
             max_episodes: int = 100_000) -> Instance:
         """Run until the instance ends, waits on nothing, or ``stop_before(activity input)`` holds."""
         inst = self.instances[instance_id]
+        self._begin(inst)
+        for _ in range(max_episodes):
+            if inst.status != "Running" or not self._next(inst, stop_before):
+                return inst
+            self._replay(inst)
+        raise RuntimeError(f"{instance_id}: still running after {max_episodes} episodes")
+
+    def _begin(self, inst: Instance) -> None:
+        """A pending instance starts: ExecutionStarted, then its first replay."""
         if inst.status == "Pending":
             inst.status = "Running"
             now = self._stamp()
             inst.history += [hostjson.event(hostjson.ORCHESTRATOR_STARTED, now),
                              hostjson.event(hostjson.EXECUTION_STARTED, now, Name=inst.name, Input=inst.input, Version="")]
             self._replay(inst)
-        for _ in range(max_episodes):
-            if inst.status != "Running" or not self._next(inst, stop_before):
-                return inst
-            self._replay(inst)
-        raise RuntimeError(f"{instance_id}: still running after {max_episodes} episodes")
 
     def _next(self, inst: Instance, stop_before: Optional[Callable[[Any], bool]]) -> bool:
         """Append the next thing that happens to the history; False if nothing can."""

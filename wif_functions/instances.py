@@ -29,6 +29,7 @@ log = logging.getLogger("wif_functions.instances")
 ORCHESTRATOR = "cluster_orchestrator"
 EVENT = "desired_action"
 ACTIONS = ("register", "deregister")
+FEDERATION = "federation"  # internal: the hub's federation (wif_core.chain.FEDERATION); no trigger asks for it
 ACTIVE = frozenset({"Running", "Pending", "ContinuedAsNew", "Suspended"})
 
 
@@ -57,8 +58,14 @@ def instance_id(ref: model.ClusterRef) -> str:
     return f"aks-{ref.name.lower()}-{digest}"
 
 
+def federation_instance_id(hub: model.ClusterRef, identity: model.IdentityRef) -> str:
+    """``federation-<hub>-<24 hex>``: one per hub and Argo CD identity, never a cluster's id."""
+    digest = hashlib.sha256(f"{hub.key}|{identity.id.lower()}".encode()).hexdigest()[:24]
+    return f"federation-{hub.name.lower()}-{digest}"
+
+
 def orchestration_input(action: str, ref: model.ClusterRef, settings: Mapping[str, str], source: str) -> dict[str, Any]:
-    if action not in ACTIONS:
+    if action not in (*ACTIONS, FEDERATION):
         raise ValueError(f"action must be one of {ACTIONS}, got {action!r}")
     return {"action": action, "cluster": ref.id, "settings": dict(settings), "source": source}
 
@@ -73,7 +80,10 @@ async def dispatch(client: Client, ref: model.ClusterRef, action: str, settings:
         log.info("%s for %s absorbed by the running instance %s", action, ref.id, iid)
         return Dispatch(iid, action, "absorbed")
     if running is None:
-        return await _start(client, iid, ref, action, settings, source, "restarted" if status else "started")
+        started = await _start(client, iid, ref, action, settings, source, "restarted" if status else "started")
+        if action == "register":
+            await ensure_federation(client, settings, source)
+        return started
     await client.raise_event(iid, EVENT, {"action": action, "id": uuid.uuid4().hex, "source": source})
     # A run that ended between get_status and raise_event drops the event: start one instead.
     status = await client.get_status(iid, show_input=True)
@@ -81,6 +91,36 @@ async def dispatch(client: Client, ref: model.ClusterRef, action: str, settings:
         return await _start(client, iid, ref, action, settings, source, "restarted")
     log.info("%s for %s signalled to the running %s instance %s", action, ref.id, running, iid)
     return Dispatch(iid, action, "signalled")
+
+
+async def ensure_federation(client: Client, settings: Mapping[str, str], source: str) -> Optional[str]:
+    """Hub topology: have the hub's federation run on its own, once, alongside the registrations.
+
+    A fleet created at once starts hundreds of registrations whose activities queue first-in
+    first-out; without this, the identity's only two credential writes (throttled to ~0.25/s,
+    then propagating) would start after every cluster's ``discover``. Nothing depends on it:
+    each registration's own federate step checks and, if need be, writes. So it starts only if
+    it has never run or did not complete, and its id is returned when it is started here.
+    """
+    from wif_core import errors
+    from wif_functions import appsettings
+
+    try:
+        parsed = appsettings.from_snapshot(settings)
+    except errors.ConfigError:  # the registration's own run reports it, naming the setting
+        return None
+    if parsed.topology != "hub" or parsed.hub is None:
+        return None
+    iid = federation_instance_id(parsed.hub, parsed.identity)
+    state = runtime_status(await client.get_status(iid))
+    if state in ACTIVE or state == "Completed":
+        return None
+    try:
+        await client.start_new(ORCHESTRATOR, iid, orchestration_input(FEDERATION, parsed.hub, settings, source))
+    except Exception:  # noqa: BLE001 - another trigger started it first ("already exists")
+        return None
+    log.info("the hub's federation: started instance %s", iid)
+    return iid
 
 
 async def _start(client: Client, iid: str, ref: model.ClusterRef, action: str, settings: Mapping[str, str],

@@ -115,7 +115,7 @@ def _start(context: Any) -> _Run:
     from wif_core import errors, model
 
     spec = context.get_input(expected_type=dict)
-    if not isinstance(spec, dict) or spec.get("action") not in instances.ACTIONS:
+    if not isinstance(spec, dict) or spec.get("action") not in (*instances.ACTIONS, instances.FEDERATION):
         raise ChainFailed(f"orchestration input must be an object with action in {instances.ACTIONS}")
     try:
         ref = model.ClusterRef.parse(spec.get("cluster"))
@@ -128,7 +128,7 @@ def _start(context: Any) -> _Run:
 def _walk(run: _Run) -> Gen:
     from wif_core import chain
 
-    results: dict[str, object] = {}
+    results = chain.Carried()
     skipped: list[str] = []
     for step in chain.CHAINS[run.action]:
         if run.pending is not None:
@@ -139,12 +139,12 @@ def _walk(run: _Run) -> Gen:
         result = yield from _step(run, step, results)
         if result is _SWITCHED:
             break
-        results[step.name] = result
+        results.add(step.name, result)
         run.done.append(step.name)
     return results, skipped
 
 
-def _step(run: _Run, step: chain.Step, results: dict[str, object]) -> Gen:
+def _step(run: _Run, step: chain.Step, results: chain.Carried) -> Gen:
     from wif_core import chain
 
     context = run.context
@@ -159,7 +159,7 @@ def _step(run: _Run, step: chain.Step, results: dict[str, object]) -> Gen:
             raw = yield from run.race(task)
         except Exception as e:  # noqa: BLE001 - Durable raises a bare Exception once retries are exhausted
             return _stop(run, step.name, attempt, _reason(e))
-        outcome = chain.decode_outcome(raw)
+        outcome = chain.decode_outcome(raw, decode_result=False)
         if outcome.status == "done":
             return outcome.result
         if outcome.status == "retry":  # throttled: wait at least the server's Retry-After, on a timer
@@ -219,8 +219,6 @@ def _reason(error: BaseException) -> str:
     return (first[len(prefix):] if first.startswith(prefix) else first)[:500]
 
 
-def _output(run: _Run, results: dict[str, object], skipped: list[str], switches: int) -> dict[str, Any]:
-    from wif_core import codec
-
+def _output(run: _Run, results: chain.Carried, skipped: list[str], switches: int) -> dict[str, Any]:
     return {"action": run.action, "cluster": run.ref.id, "steps": list(results), "skipped": skipped,
-            "switches": switches, "results": {name: codec.encode(value) for name, value in results.items()}}
+            "switches": switches, "results": {name: results.encoded(name) for name in results}}

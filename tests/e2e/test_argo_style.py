@@ -17,6 +17,7 @@ from typing import Any, Iterator
 import pytest
 from kubernetes.client.exceptions import ApiException
 
+from tests import fakes
 from tests.integration import wired
 from wif_core import manifests, model
 from wif_core.adapters import retrying
@@ -106,7 +107,7 @@ def test_duplicate_and_early_events_give_one_secret_and_no_duplicate_credential(
     cluster_id, iid = world.create("aks-argo-dup")  # the event arrives while the cluster is Creating
     for schema in ("eventgrid", "cloudevents", "eventgrid"):
         world.host.deliver(world.sb.event(cluster_id, "write", schema))
-    assert world.host.started == [iid]
+    assert fakes.cluster_runs(world.host) == [iid]
     assert world.host.run(iid).status == "Completed"
     hub = world.sb.kube(world.sb.hub_id)
     secrets = [s for s in hub.list_objects("v1", "Secret", "argocd") if manifests.is_ours(s)]

@@ -2,13 +2,15 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import datetime as dt
+from typing import Any
 
 import pytest
 
 from tests import fakes
 from wif_core import errors, model
-from wif_functions import appsettings, driver, hostjson, instances
+from wif_functions import activities, appsettings, driver, hostjson, instances
 
 CLUSTER = fakes.cluster_id("aks-driver")
 REF = model.ClusterRef.parse(CLUSTER)
@@ -94,5 +96,41 @@ def test_run_all_runs_a_fleet_concurrently(world: fakes.World, host: driver.Loca
     for ref in refs:
         asyncio.run(instances.dispatch(host, ref, "register", appsettings.snapshot(), "test"))
     done = host.run_all(workers=4)
-    assert len(done) == 8 and {inst.status for inst in done} == {"Completed"}
+    assert len(done) == 9 and {inst.status for inst in done} == {"Completed"}, "8 clusters and the hub's federation"
     assert len(world.credentials) == 2, "the hub's two federated credentials, shared by the whole fleet"
+    assert world.calls["arm.credentials.put"] == 2
+
+
+def test_an_orchestration_waiting_on_a_timer_holds_no_worker(world: fakes.World, host: driver.LocalDurable,
+                                                             clock: driver.VirtualClock) -> None:
+    """Two clusters still provisioning wait on durable timers; a third, ready one runs meanwhile on the 2 workers."""
+    creating = [world.add_cluster(fakes.cluster_id(f"aks-slow-{i}")) for i in range(2)]
+    ready = world.add_cluster(fakes.cluster_id("aks-ready"))
+    ready_at = clock.time() + 60
+    p = world.ports()
+    inner = p.clusters
+
+    class Provisioning:
+        def get_cluster(self, ref: model.ClusterRef) -> model.ClusterFacts:
+            facts = inner.get_cluster(ref)
+            slow = ref.key in {c.key for c in creating} and clock.time() < ready_at
+            return dataclasses.replace(facts, provisioning_state="Creating") if slow else facts
+
+    p.clusters = Provisioning()
+    activities.use(p, appsettings.load())
+    order: list[tuple[str, str]] = []
+    run_step = host.functions["run_step"]
+
+    def recording(payload: Any) -> Any:
+        order.append((model.ClusterRef.parse(payload["cluster"]).name, payload["step"]))
+        return run_step(payload)
+
+    host.functions["run_step"] = recording
+    for ref in [*creating, ready]:  # the waiting ones first: they would take both workers
+        asyncio.run(instances.dispatch(host, ref, "register", appsettings.snapshot(), "test"))
+    done = host.run_all(workers=2)
+    assert {inst.status for inst in done} == {"Completed"}
+    second_discover = min(i for i, (name, step) in enumerate(order)
+                          if step == "discover" and name.startswith("aks-slow") and order[:i].count((name, step)))
+    ready_steps = [i for i, (name, _) in enumerate(order) if name == "aks-ready"]
+    assert len(ready_steps) == 6 and max(ready_steps) < second_discover, order

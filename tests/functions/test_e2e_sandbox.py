@@ -15,6 +15,7 @@ from typing import Any, Iterator
 
 import pytest
 
+from tests import fakes
 from wif_core import manifests, model
 from wif_functions import activities, driver, instances
 from wif_sandbox.world import Sandbox
@@ -44,7 +45,7 @@ def test_a_cluster_creation_event_ends_registered_and_verified(sandbox: Sandbox,
     cluster_id = sandbox.create_cluster("aks-e2e-01")
     sandbox.drain_events()
     iid = instances.instance_id(model.ClusterRef.parse(cluster_id))
-    assert host.started == [iid], "the creation event started the cluster's orchestration"
+    assert fakes.cluster_runs(host) == [iid], "the creation event started the cluster's orchestration"
     inst = host.run(iid)
     assert inst.status == "Completed", inst.output
     assert inst.output["steps"] == ["discover", "federate", "await_propagation", "register", "bind_rbac", "verify"]
@@ -66,7 +67,7 @@ def test_duplicate_events_of_both_schemas_collapse_then_a_delete_deregisters(san
     iid = instances.instance_id(model.ClusterRef.parse(cluster_id))
     host.deliver(sandbox.event(cluster_id, "write", "eventgrid"))  # at-least-once: the same write again
     host.deliver(sandbox.event(cluster_id, "write", "cloudevents"))  # and through the CloudEvents schema
-    assert host.started == [iid]
+    assert fakes.cluster_runs(host) == [iid]
     assert host.run(iid).status == "Completed"
     identity = sandbox.arm.identities.get(sandbox.identity_id)
     assert identity is not None and len(identity.wi.snapshot()) == 2, "one credential per Argo CD service account"
@@ -76,7 +77,7 @@ def test_duplicate_events_of_both_schemas_collapse_then_a_delete_deregisters(san
     inst = host.run(iid)
     assert inst.status == "Completed" and inst.output["action"] == "deregister", inst.output
     assert hub_secret(sandbox, cluster_id) is None
-    assert host.started == [iid, iid]
+    assert fakes.cluster_runs(host) == [iid, iid]
 
 
 def test_an_early_event_waits_for_provisioning_on_durable_timers(sandbox: Sandbox, host: driver.LocalDurable) -> None:

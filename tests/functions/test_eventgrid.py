@@ -63,7 +63,7 @@ def test_a_cluster_write_registers_it(world: fakes.World, host: driver.LocalDura
     event = sample(name)
     assert type(delivered(event)).__name__ == ("CloudEvent" if "cloudevents" in name else "EventGridEvent")
     deliver(host, event)
-    assert host.started == [IID]
+    assert fakes.cluster_runs(host) == [IID]
     inst = host.run(IID)
     assert json.loads(inst.input or "{}")["source"] == f"eventgrid:{event['id']}"
     assert inst.status == "Completed" and inst.output["action"] == "register"
@@ -75,11 +75,11 @@ def test_duplicate_and_update_events_collapse_into_one_run(world: fakes.World, h
     write = sample("eventgrid-write-cluster.json")
     for event in (write, write, write, {**write, "id": "a-later-update"}):  # at-least-once, then an update
         deliver(host, event)
-    assert host.started == [IID]
+    assert fakes.cluster_runs(host) == [IID]
     host.run(IID)
     assert host.instances[IID].status == "Completed"
     deliver(host, write)  # a write after the run finished: run again (idempotently)
-    assert host.started == [IID, IID]
+    assert fakes.cluster_runs(host) == [IID, IID]
     assert host.run(IID).output["results"]["register"]["action"] == "unchanged"
 
 
@@ -92,7 +92,7 @@ def test_a_delete_during_registration_ends_deregistered(world: fakes.World, host
     inst = host.run(IID)
     assert inst.status == "Completed" and inst.output["action"] == "deregister" and inst.output["switches"] == 1
     assert [a["input"]["step"] for a in inst.activities] == ["discover", "federate", "deregister"]
-    assert secret(world) is None and host.started == [IID]
+    assert secret(world) is None and fakes.cluster_runs(host) == [IID]
 
 
 def test_a_delete_of_a_cluster_never_registered_is_a_harmless_run(world: fakes.World,
@@ -113,7 +113,7 @@ def test_events_that_cannot_be_acted_on_are_acknowledged_and_logged_once(
     deliver(host, sample("eventgrid-write-cluster.json", **change))
     lines = [r for r in caplog.records if r.name == "wif_functions.eventgrid"]
     assert len(lines) == 1 and why in lines[0].getMessage()
-    assert host.started == []
+    assert fakes.cluster_runs(host) == []
 
 
 def test_malformed_events_are_acknowledged_with_one_warning(world: fakes.World, host: driver.LocalDurable,
@@ -124,7 +124,7 @@ def test_malformed_events_are_acknowledged_with_one_warning(world: fakes.World, 
     deliver(host, event)
     lines = [r for r in caplog.records if r.name == "wif_functions.eventgrid"]
     assert [r.levelname for r in lines] == ["WARNING"] and "eventTime" in lines[0].getMessage()
-    assert host.started == []
+    assert fakes.cluster_runs(host) == []
 
 
 def test_events_outside_the_allowed_scopes_and_other_resources_are_ignored(world: fakes.World,
@@ -133,7 +133,7 @@ def test_events_outside_the_allowed_scopes_and_other_resources_are_ignored(world
     deliver(host, sample("eventgrid-write-cluster.json", cluster_id=other))
     validation = json.loads((DATA / "eventgrid-subscription-validation.json").read_text())
     deliver(host, validation[0] if isinstance(validation, list) else validation)
-    assert host.started == []
+    assert fakes.cluster_runs(host) == []
 
 
 def test_missing_settings_raise_so_event_grid_redelivers(world: fakes.World, host: driver.LocalDurable,

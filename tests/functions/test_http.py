@@ -76,7 +76,7 @@ def test_post_registers_and_answers_with_the_durable_check_status_payload(world:
     assert body["id"] == IID and body["disposition"] == "started" and body["action"] == "register"
     assert response.headers["Location"] == body["statusQueryGetUri"] and IID in body["statusQueryGetUri"]
     assert {"sendEventPostUri", "terminatePostUri", "purgeHistoryDeleteUri"} <= set(body)
-    assert host.started == [IID]
+    assert fakes.cluster_runs(host) == [IID]
     assert host.run(IID).status == "Completed"
     assert secret(world) is not None
 
@@ -107,7 +107,7 @@ def test_get_for_a_cluster_never_seen_is_404_json(world: fakes.World, host: driv
 def test_duplicate_posts_while_running_collapse_into_one_run(world: fakes.World, host: driver.LocalDurable) -> None:
     world.add_cluster(CLUSTER)
     dispositions = [payload(post(host, register_body()))["disposition"] for _ in range(3)]
-    assert dispositions == ["started", "absorbed", "absorbed"] and host.started == [IID]
+    assert dispositions == ["started", "absorbed", "absorbed"] and fakes.cluster_runs(host) == [IID]
     host.run(IID)
     assert host.instances[IID].status == "Completed"
 
@@ -119,7 +119,7 @@ def test_post_on_a_finished_run_runs_again_idempotently(world: fakes.World, host
     writes = world.writes()
     assert payload(on_item(host, "POST"))["disposition"] == "restarted"
     inst = host.run(IID)
-    assert host.started == [IID, IID] and inst.status == "Completed"
+    assert fakes.cluster_runs(host) == [IID, IID] and inst.status == "Completed"
     assert inst.output["results"]["register"]["action"] == "unchanged"
     assert world.writes() == writes, "a second run changes nothing"
 
@@ -162,7 +162,7 @@ def test_delete_during_registration_ends_deregistered(world: fakes.World, host: 
 def test_a_wrong_body_is_400_naming_the_problem(world: fakes.World, host: driver.LocalDurable, body: bytes,
                                                 problem: str) -> None:
     assert problem in refused(post(host, body), 400)
-    assert host.started == []
+    assert fakes.cluster_runs(host) == []
 
 
 def test_a_wrong_method_is_400(world: fakes.World, host: driver.LocalDurable) -> None:
@@ -182,7 +182,7 @@ def test_a_cluster_outside_the_allowed_scopes_is_403(world: fakes.World, host: d
     other = CLUSTER.replace(fakes.SUB, "99999999-9999-9999-9999-999999999999")
     assert "WIF_ALLOWED_SCOPES" in refused(post(host, register_body(other)), 403)
     assert "WIF_ALLOWED_SCOPES" in refused(on_item(host, "GET", model.ClusterRef.parse(other)), 403)
-    assert host.started == []
+    assert fakes.cluster_runs(host) == []
 
 
 def test_missing_settings_are_500_with_the_config_error_line(world: fakes.World, host: driver.LocalDurable,

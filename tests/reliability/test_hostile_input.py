@@ -415,10 +415,10 @@ def test_http_collection_refuses_hostile_requests(host_factory: object, method: 
         parsed = None
     wanted = isinstance(parsed, dict) and _legit(parsed.get("clusterId"))
     if method.upper() == "POST" and len(body) <= http_api.MAX_BODY and wanted:
-        assert response.status_code == 202 and len(host.started) == 1
+        assert response.status_code == 202 and len(fakes.cluster_runs(host)) == 1
         return
     check_refusal(response, (400, 403))
-    assert host.started == [] and host.instances == {}
+    assert fakes.cluster_runs(host) == [] and host.instances == {}
 
 
 @SMALL
@@ -433,13 +433,13 @@ def test_http_item_refuses_hostile_ids(host_factory: object, method: str, subscr
     response = call(http_api.item, request, host)
     rid = f"/subscriptions/{subscription}/resourceGroups/{group}/providers/Microsoft.ContainerService/managedClusters/{name}"
     if method.upper() in ("POST", "DELETE") and _legit(rid):
-        assert response.status_code == 202 and len(host.started) == 1
+        assert response.status_code == 202 and len(fakes.cluster_runs(host)) == 1
         return
     if method.upper() == "GET" and _legit(rid):
         check_refusal(response, (404,))  # never seen here
     else:
         check_refusal(response, (400, 403))
-    assert host.started == [] and host.instances == {}
+    assert fakes.cluster_runs(host) == [] and host.instances == {}
 
 
 @SMALL
@@ -453,9 +453,9 @@ def test_event_grid_trigger_drops_hostile_events_without_dispatch(host_factory: 
     except errors.BadInput:
         decision = None
     if decision is None or decision.action == "ignore":
-        assert dispatched is None and host.started == []
+        assert dispatched is None and fakes.cluster_runs(host) == []
     else:
-        assert dispatched is not None and dispatched.action == decision.action and len(host.started) == 1
+        assert dispatched is not None and dispatched.action == decision.action and len(fakes.cluster_runs(host)) == 1
 
 
 def test_http_body_nested_too_deeply_is_a_400(host_factory: object) -> None:
@@ -464,4 +464,4 @@ def test_http_body_nested_too_deeply_is_a_400(host_factory: object) -> None:
     for body in (b"[" * 60_000, ('{"clusterId": ' + _nested(30_000) + "}").encode()):
         request = func.HttpRequest(method="POST", url="http://localhost:7071/api/clusters", body=body)
         check_refusal(call(http_api.collection, request, host), (400,))
-    assert host.started == []
+    assert fakes.cluster_runs(host) == []

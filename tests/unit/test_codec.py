@@ -96,8 +96,18 @@ def test_decode_rejects_with_bad_input(data: object) -> None:
         codec.decode(data)
 
 
-def test_loads_of_an_activity_payload_round_trips_results() -> None:
+def test_loads_of_an_activity_payload_round_trips_the_results_the_step_needs() -> None:
     results = {"discover": VALUES[10], "federate": VALUES[12]}
     payload = json.loads(json.dumps(chain.activity_input("register", "register", REF, results)))
     step, ref, decoded = chain.decode_activity_input(payload)
-    assert (step.name, ref, decoded) == ("register", REF, results)
+    assert (step.name, ref, decoded) == ("register", REF, {"discover": VALUES[10]}), "register reads discover only"
+    assert chain.activity_input("register", "discover", REF, results)["results"] == {}
+
+
+def test_carried_results_stay_encoded_until_read() -> None:
+    carried = chain.Carried()
+    for name, value in {"discover": VALUES[10], "federate": VALUES[12]}.items():
+        carried.add(name, codec.encode(value))
+    assert chain.activity_input("register", "verify", REF, carried) == chain.activity_input(
+        "register", "verify", REF, {"discover": VALUES[10]})
+    assert list(carried) == ["discover", "federate"] and carried["federate"] == VALUES[12]

@@ -17,6 +17,10 @@ from wif_core import errors, model
 SUCCEEDED = "Succeeded"
 
 
+# libyaml's safe loader when PyYAML was built with it: ~10x faster on every cluster read.
+_SAFE_LOADER: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
 def _obj(parent: Mapping[str, Any], key: str) -> Mapping[str, Any]:
     value = parent.get(key)
     return value if isinstance(value, Mapping) else {}
@@ -29,7 +33,7 @@ def provisioning_state(arm: Mapping[str, Any]) -> str:
 def kubeconfig_endpoint(kubeconfig: bytes, what: str) -> tuple[str, str]:
     """(server or "", base64 CA bundle) of the kubeconfig's current cluster."""
     try:
-        doc = yaml.safe_load(kubeconfig)
+        doc = yaml.load(kubeconfig, Loader=_SAFE_LOADER)  # noqa: S506 - a safe loader either way
     except yaml.YAMLError as e:
         raise errors.PermanentError(f"{what}: the kubeconfig from listClusterUserCredential is not YAML ({e})") from e
     clusters = doc.get("clusters") if isinstance(doc, dict) else None

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import threading
 import time
-from typing import Callable, Generic, Hashable, TypeVar
+from typing import Callable, Generic, Hashable, Optional, TypeVar
 
 from wif_core import model, ports
 
@@ -23,17 +23,30 @@ class TTLCache(Generic[K, V]):
         self.ttl_s, self.clock = ttl_s, clock
         self._items: dict[K, tuple[float, V]] = {}
         self._lock = threading.Lock()
+        self._loading: dict[K, threading.Lock] = {}
 
     def get_or_load(self, key: K, load: Callable[[], V], keep: Callable[[V], bool] = lambda v: True) -> V:
         with self._lock:
-            hit = self._items.get(key)
-            if hit is not None and self.clock() - hit[0] < self.ttl_s:
+            hit = self._fresh(key)
+            if hit is not None:
                 return hit[1]
-        value = load()  # outside the lock: a slow read must not serialise unrelated ones
-        if keep(value):
+            gate = self._loading.setdefault(key, threading.Lock())
+        # One load per key at a time (the first activities of a fleet all miss together);
+        # other keys load in parallel: a slow read must not serialise unrelated ones.
+        with gate:
             with self._lock:
-                self._items[key] = (self.clock(), value)
+                hit = self._fresh(key)
+            if hit is not None:
+                return hit[1]
+            value = load()
+            if keep(value):
+                with self._lock:
+                    self._items[key] = (self.clock(), value)
         return value
+
+    def _fresh(self, key: K) -> Optional[tuple[float, V]]:
+        hit = self._items.get(key)
+        return hit if hit is not None and self.clock() - hit[0] < self.ttl_s else None
 
     def forget(self, key: K) -> None:
         with self._lock:

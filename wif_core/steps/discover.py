@@ -58,3 +58,19 @@ def discover(p: ports.Ports, settings: config.Settings, ref: model.ClusterRef) -
     identity = p.identities.get_identity(settings.identity)
     eligible, reason = eligibility(settings, target)
     return model.Discovered(target=target, hub=hub, identity=identity, eligible=eligible, reason=reason)
+
+
+def discover_hub(p: ports.Ports, settings: config.Settings) -> model.Discovered:
+    """The hub and the identity alone (hub topology): all that federate and await_propagation need.
+
+    ``chain.FEDERATION`` starts from it ahead of a fleet's onboardings, so the one shared,
+    throttled and slowly propagating write is under way before any target has been read.
+    """
+    if settings.topology != "hub" or settings.hub is None:
+        raise errors.BadInput("the hub's federation is for the hub topology (WIF_TOPOLOGY=hub)")
+    hub = p.clusters.get_cluster(settings.hub)
+    check_ready(hub)
+    check_issuer(hub, "Argo CD")
+    identity = p.identities.get_identity(settings.identity)
+    return model.Discovered(target=hub, hub=hub, identity=identity, eligible=True,
+                            reason="the hub's federation, shared by every cluster it manages")

@@ -2,7 +2,8 @@
 
 Entra identifies a federated credential by issuer+subject, whatever its name,
 allows 20 per identity, rejects concurrent writes on one identity (409) and
-throttles writes: so we list once, write only what is missing, one at a time.
+throttles writes: so we list once, write only what is missing, one at a time,
+and only one onboarding per process writes (the others wait for it and re-read).
 """
 from __future__ import annotations
 
@@ -10,6 +11,8 @@ from wif_core import config, errors, manifests, model, ports
 from wif_core.steps import propagation
 
 MAX_CREDENTIALS = 20
+WRITER_WAIT_S = 10.0  # a throttled writer needs ~4 s per credential (0.25 writes/s)
+WRITER_POLL_S = 2.0
 
 
 def plan(existing: list[model.FederatedCredential],
@@ -37,14 +40,36 @@ def federate(p: ports.Ports, settings: config.Settings, d: model.Discovered) -> 
     issuer = d.hub.oidc_issuer
     if not issuer:
         raise errors.PermanentError(f"cluster {d.hub.ref.name} has no OIDC issuer")
+    desired = manifests.desired_credentials(settings, d.hub.ref, issuer)
+    key = settings.identity.id.lower()
+    # What we would list now is about to change: look once the writer is done. A throttled writer
+    # needs ~4 s per credential; past WRITER_WAIT_S the runner polls on a timer instead.
+    if not p.writers.wait(key, WRITER_WAIT_S):
+        raise _writing(d.identity)
+    generation = p.writers.generation(key)
     existing = p.identities.list_credentials(settings.identity)
-    keep, create = plan(existing, manifests.desired_credentials(settings, d.hub.ref, issuer))
-    check_limit(d.identity, len(existing), len(create))
-    for credential in create:
-        # Forget the proof before writing: if the write lands but its response is lost, the
-        # retry finds the credential existing and would otherwise trust the stale proof.
-        p.proven.discard(propagation.proof_key(d.identity, credential.issuer, credential.subject))
-        # One at a time: Entra answers 409 to concurrent writes on one identity.
-        p.identities.put_credential(settings.identity, credential)
+    keep, create = plan(existing, desired)
+    if create:
+        # A fleet of first onboardings all see the credentials missing at once. Only one per
+        # process writes; the others wait for it and then find them (Entra allows ~0.25
+        # writes/s per identity: racing writers would spend it on rewriting each other's work).
+        with p.writers.hold(key) as mine:
+            if not mine:
+                raise _writing(d.identity)
+            if p.writers.generation(key) != generation:  # a writer finished since our list
+                existing = p.identities.list_credentials(settings.identity)
+                keep, create = plan(existing, desired)
+            check_limit(d.identity, len(existing), len(create))
+            for credential in create:
+                # Forget the proof before writing: if the write lands but its response is lost, the
+                # retry finds the credential existing and would otherwise trust the stale proof.
+                p.proven.discard(propagation.proof_key(d.identity, credential.issuer, credential.subject))
+                # One at a time: Entra answers 409 to concurrent writes on one identity.
+                p.identities.put_credential(settings.identity, credential)
     return model.Federated(identity_id=settings.identity.id, credentials=tuple(keep + create),
                            created=tuple(c.name for c in create))
+
+
+def _writing(identity: model.IdentityFacts) -> errors.NotReady:
+    return errors.NotReady(f"another onboarding in this worker is writing the federated credentials of identity "
+                           f"{identity.name}; waiting for it", delay=WRITER_POLL_S)
