@@ -2,8 +2,11 @@
 from __future__ import annotations
 
 import os
+import threading
+import time
 
 import pytest
+from azure.core.credentials import AccessToken
 
 from tests import fakes
 from wif_core import errors, model
@@ -85,3 +88,46 @@ def test_build_wires_every_port_and_reuses_kube_clients() -> None:
 class _NoCredential:
     def get_token(self, *scopes: str, **kwargs: object) -> object:
         raise AssertionError("no call is made in this test")
+
+
+class CountingCredential:
+    def __init__(self, clock: Clock, lifetime_s: float = 3600) -> None:
+        self.clock, self.lifetime_s, self.calls = clock, lifetime_s, 0
+
+    def get_token(self, *scopes: str, **kwargs: object) -> AccessToken:
+        self.calls += 1
+        return AccessToken(f"token-{self.calls}", int(self.clock() + self.lifetime_s))
+
+
+def test_the_aks_token_is_asked_for_again_only_near_its_expiry() -> None:
+    clock = Clock()
+    credential = CountingCredential(clock)
+    token = bootstrap.TokenCache(credential, "6dae42f8-4368-4678-94ff-3960e28e3630/.default",  # type: ignore[arg-type]
+                                 margin_s=300, clock=clock)
+    assert [token() for _ in range(5)] == ["token-1"] * 5 and credential.calls == 1
+    clock.now = 3600 - 301
+    assert token() == "token-1"
+    clock.now = 3600 - 299  # within the margin: a fresh one before any request could carry an expired one
+    assert token() == "token-2" and credential.calls == 2
+
+
+def test_concurrent_misses_of_one_key_load_it_once() -> None:
+    cache: caching.TTLCache[str, int] = caching.TTLCache(ttl_s=60)
+    loads, start = [], threading.Barrier(6)
+
+    def load() -> int:
+        loads.append(1)
+        time.sleep(0.05)  # a slow ARM read: the others arrive while it is under way
+        return 7
+
+    def reader(out: list[int]) -> None:
+        start.wait()
+        out.append(cache.get_or_load("hub", load))
+
+    got: list[int] = []
+    threads = [threading.Thread(target=reader, args=(got,)) for _ in range(6)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert got == [7] * 6 and len(loads) == 1

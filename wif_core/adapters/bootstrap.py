@@ -18,7 +18,7 @@ import time
 from typing import Callable, Optional
 from urllib.parse import urlsplit
 
-from azure.core.credentials import TokenCredential
+from azure.core.credentials import AccessToken, TokenCredential
 from azure.identity import AzureAuthorityHosts, DefaultAzureCredential
 
 from wif_core import config, model, ports
@@ -41,6 +41,26 @@ def default_credential(settings: config.Settings) -> TokenCredential:
     # retry_total=0: token requests are retried with the ARM or Kubernetes call that needs them.
     return DefaultAzureCredential(authority=settings.authority_host, retry_total=0,
                                   disable_instance_discovery=host not in _KNOWN_AUTHORITIES)
+
+
+class TokenCache:
+    """This app's token for the AKS API servers, asked for again only when it nears expiry.
+
+    Every Kubernetes request needs it; azure-identity would answer from MSAL's cache, but
+    that lookup costs more CPU than the request itself. Held in memory only, never logged.
+    """
+
+    def __init__(self, credential: TokenCredential, scope: str, *, margin_s: float = 300.0,
+                 clock: Callable[[], float] = time.time) -> None:
+        self.credential, self.scope, self.margin_s, self.clock = credential, scope, margin_s, clock
+        self._token: Optional[AccessToken] = None
+        self._lock = threading.Lock()
+
+    def __call__(self) -> str:
+        with self._lock:
+            if self._token is None or self._token.expires_on - self.margin_s <= self.clock():
+                self._token = self.credential.get_token(self.scope)
+            return self._token.token
 
 
 class KubeClients:
@@ -68,9 +88,7 @@ def build(settings: config.Settings, *, credential: Optional[TokenCredential] = 
     arm = azure.Arm(cred, settings.arm_endpoint, settings.arm_scope)
     hub_keys = frozenset({settings.hub.key} if settings.hub is not None else ())
 
-    def aks_token() -> str:
-        return cred.get_token(settings.aks_scope).token
-
+    aks_token = TokenCache(cred, settings.aks_scope)
     return ports.Ports(
         clusters=caching.CachedClusters(azure.Clusters(arm, policy), hub_keys, facts_ttl_s, clock),
         identities=caching.CachedIdentities(azure.Identities(arm, policy), facts_ttl_s, clock),
