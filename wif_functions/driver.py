@@ -159,67 +159,70 @@ class LocalDurable:
         asyncio.run(body(event=delivered, client=self))
 
     # ---- the host loop -------------------------------------------------------------------
-    def run_all(self, *, workers: int = 1, max_episodes: int = 100_000) -> list[Instance]:
-        """Run every instance; ``workers`` > 1 runs that many activities at once, as the host's
-        ``maxConcurrentActivityFunctions`` does.
+    def run_all(self, *, workers: int = 1, orchestrators: int = 16, max_episodes: int = 100_000) -> list[Instance]:
+        """Run every instance; ``workers`` > 1 runs that many activities at once and ``orchestrators``
+        replays at once, as the host's ``maxConcurrentActivityFunctions`` and
+        ``maxConcurrentOrchestratorFunctions`` do.
 
-        As in the host, an orchestration waiting on a timer holds no worker: its timer is kept
-        here and the orchestration is picked up again when it fires, so while some wait (a
-        throttled write, a propagation delay) the others' activities run.
+        As in the host, an activity slot is held only while an activity runs: replays have their
+        own, and an orchestration waiting on a timer holds neither (its timer is kept here and it
+        is picked up again when it fires), so while some wait (a throttled write, a propagation
+        delay) the others' activities run. Activities start first in, first out.
         """
         ids = [iid for iid, inst in self.instances.items() if inst.status in ACTIVE]
         if workers <= 1:
             return [self.run(iid, max_episodes=max_episodes) for iid in ids]
         episodes = dict.fromkeys(ids, 0)
         order = itertools.count()
-        ready: deque[str] = deque(ids)
         timers: list[tuple[dt.datetime, int, str]] = []  # (fire at, tiebreak, instance id)
-        running: dict[concurrent.futures.Future[bool], str] = {}
-        with concurrent.futures.ThreadPoolExecutor(max_workers=workers, thread_name_prefix="durable") as pool:
-            while ready or running or timers:
-                while ready:
-                    iid = ready.popleft()
-                    inst = self.instances[iid]
-                    self._begin(inst)
-                    fire_at = self._waits_on_timer(inst)
-                    if inst.status != "Running":
-                        continue
-                    if fire_at is not None:
-                        heapq.heappush(timers, (fire_at, next(order), iid))
-                    elif inst._calls or inst._events:
-                        episodes[iid] += 1
-                        if episodes[iid] > max_episodes:
-                            raise RuntimeError(f"{iid}: still running after {max_episodes} episodes")
-                        running[pool.submit(self._episode, inst)] = iid
+        running: dict[concurrent.futures.Future[object], tuple[str, str]] = {}  # -> (instance id, what ran)
+        with concurrent.futures.ThreadPoolExecutor(max_workers=workers, thread_name_prefix="activity") as slots, \
+                concurrent.futures.ThreadPoolExecutor(max_workers=orchestrators, thread_name_prefix="replay") as replays:
+
+            def replay(iid: str, *, append_next: bool) -> None:
+                episodes[iid] += 1
+                if episodes[iid] > max_episodes:
+                    raise RuntimeError(f"{iid}: still running after {max_episodes} episodes")
+                running[replays.submit(self._advance, self.instances[iid], append_next)] = (iid, "replay")
+
+            for iid in ids:
+                running[replays.submit(self._begin, self.instances[iid])] = (iid, "replay")
+            while running or timers:
                 due = timers[0][0] if timers else None
                 if running:
                     timeout = None if due is None else max(0.0, (due - self._now()).total_seconds())
                     finished, _ = concurrent.futures.wait(running, timeout=timeout,
                                                           return_when=concurrent.futures.FIRST_COMPLETED)
-                    for future in finished:
-                        iid = running.pop(future)
-                        future.result()  # a driver error, not an activity's: let it surface
-                        ready.append(iid)
                 elif due is not None and due > self._now():
                     self.sleep((due - self._now()).total_seconds())  # nothing runs: time passes
+                    finished = set()
+                else:
+                    finished = set()
+                for future in finished:
+                    iid, what = running.pop(future)
+                    future.result()  # a driver error, not an activity's: let it surface
+                    if what == "activity":  # its TaskCompleted/TaskFailed is in the history
+                        replay(iid, append_next=False)
+                        continue
+                    inst = self.instances[iid]
+                    if inst.status != "Running":
+                        continue
+                    if inst._calls and not inst._events:
+                        running[slots.submit(self._next, inst, None)] = (iid, "activity")
+                    elif inst._events:
+                        replay(iid, append_next=True)
+                    elif inst._timers:
+                        fire_at = min(at for at, _ in inst._timers.values())
+                        heapq.heappush(timers, (fire_at, next(order), iid))
                 while timers and timers[0][0] <= self._now():
-                    iid = heapq.heappop(timers)[2]
-                    episodes[iid] += 1
-                    running[pool.submit(self._episode, self.instances[iid])] = iid
+                    replay(heapq.heappop(timers)[2], append_next=True)  # TimerFired, then the replay
         return [self.instances[iid] for iid in ids]
 
-    def _waits_on_timer(self, inst: Instance) -> Optional[dt.datetime]:
-        """When the instance's next thing is a timer (no activity or event before it), its fire time."""
-        if inst.status != "Running" or inst._calls or inst._events or not inst._timers:
-            return None
-        return min(fire_at for fire_at, _ in inst._timers.values())
-
-    def _episode(self, inst: Instance) -> bool:
-        """One step of the host loop: the next activity or due timer into the history, then a replay."""
-        if not self._next(inst, None):
-            return False
+    def _advance(self, inst: Instance, append_next: bool) -> None:
+        """A replay, after appending what comes next (raised events, or the due timer) if asked."""
+        if append_next:
+            self._next(inst, None)
         self._replay(inst)
-        return True
 
     def run(self, instance_id: str, *, stop_before: Optional[Callable[[Any], bool]] = None,
             max_episodes: int = 100_000) -> Instance:
