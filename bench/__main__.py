@@ -22,7 +22,7 @@ PARTS = ("cold_start", "calls", "propagation", "fleet")
 def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="python -m bench", description=__doc__.splitlines()[0])
     p.add_argument("--only", action="append", choices=PARTS, help="run only this part (repeatable)")
-    p.add_argument("--cold-runs", type=int, default=7, help="fresh processes per import statement (default 7)")
+    p.add_argument("--cold-runs", type=int, default=15, help="fresh processes per import statement (default 15)")
     p.add_argument("--clusters", type=int, default=200, help="fleet size (default 200)")
     p.add_argument("--workers", type=int, default=None,
                    help="fleet concurrency (default: host.json maxConcurrentActivityFunctions)")

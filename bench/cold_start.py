@@ -36,7 +36,7 @@ def _once(python: str, statement: str, cwd: Path) -> float:
     return time.perf_counter() - started
 
 
-def measure(runs: int = 7, *, app: str = APP, sdk: str = SDK, python: Optional[str] = None,
+def measure(runs: int = 15, *, app: str = APP, sdk: str = SDK, python: Optional[str] = None,
             cwd: Optional[Path] = None) -> dict[str, object]:
     python, cwd = python or sys.executable, cwd or bench.ROOT
     statements = {"baseline": BASELINE, "sdk": sdk, "app": app}

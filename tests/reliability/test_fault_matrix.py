@@ -411,3 +411,39 @@ def state(world: fakes.World) -> str:
     objects = {cluster: {key: {k: v for k, v in obj.items() if k != "metadata"} for key, obj in store.items()}
                for cluster, store in world.objects.items()}
     return repr((objects, sorted(repr(c) for c, _ in world.credentials.values()), world.assignments))
+
+
+# ---- the hub's federation run (wif_core.chain.FEDERATION) -----------------------------------
+
+_FEDERATION_OPS = ["arm.cluster.get", "arm.identity.get", "arm.credentials.list", "arm.credentials.put",
+                   "kube.token.request", "entra.token"]
+
+
+@pytest.mark.parametrize("fault", list(FAULTS))
+@pytest.mark.parametrize("op", _FEDERATION_OPS)
+def test_the_hub_federation_run_converges_under_every_fault(op: str, fault: str) -> None:
+    """Each call of the federation run, each fault; then a registration: two credentials, one Secret."""
+    clock = fakes.Clock()
+    world = fakes.World(clock=clock)
+    settings = fakes.settings()
+
+    def make(p: Any = None) -> runner.Runner:
+        return runner.Runner(p or world.ports(), settings, clock=clock, sleep=clock.sleep)
+
+    FAULTS[fault](world, op)
+    if fault == "crash-replay":
+        with pytest.raises(Crash):
+            make().run("federation", model.ClusterRef.parse(fakes.HUB_ID))
+        report = make().run("federation", model.ClusterRef.parse(fakes.HUB_ID))  # a new process: fresh ports
+    else:
+        report = make().run("federation", model.ClusterRef.parse(fakes.HUB_ID))
+    assert world.pending_faults() == {}, f"the federation run never calls {op}"
+    assert report.ok, report.error
+    if fault == "429":
+        assert max(clock.sleeps) >= RETRY_AFTER
+    target = world.add_cluster(fakes.cluster_id("aks-after-federation"))
+    onboard = make().onboard(target)
+    assert onboard.ok, onboard.error
+    assert len(world.credentials) == 2 and len({(c.issuer, c.subject) for c, _ in world.credentials.values()}) == 2
+    assert onboard.results["federate"].created == (), "the registration found the federation done"
+    assert world.object(fakes.HUB_ID, "Secret", "argocd", manifests.secret_name(target)) is not None
