@@ -6,8 +6,9 @@ outcome is one of three things, decided here once for both runners:
 
 * done: the step's result, passed on to later steps;
 * wait: ``errors.NotReady`` (cluster still provisioning, another writer busy
-  with the identity's credentials, credential not yet propagated, RBAC not yet effective): poll again after ``Wait.interval``
-  until the step's deadline, then fail with the last observed error;
+  with the identity's credentials, credential not yet propagated, RBAC not yet
+  effective): poll again after ``Wait.interval`` until the step's deadline, then
+  fail with the last observed error;
 * retry: a ``TemporaryError`` carrying the server's delay (429 ``Retry-After``):
   try again per ``Retry``, but not before that delay (a durable timer, in Durable,
   because ``call_activity_with_retry`` only knows fixed backoffs);

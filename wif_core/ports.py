@@ -116,7 +116,8 @@ class Writers:
         """Yields True if this caller is now the writer for ``key``, False if someone else is."""
         with self._lock:
             mine = key not in self._held
-            self._held.add(key)
+            if mine:
+                self._held.add(key)
         try:
             yield mine
         finally:
