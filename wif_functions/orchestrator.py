@@ -20,12 +20,16 @@ from typing import TYPE_CHECKING, Any, Generator, NoReturn, Optional
 
 import azure.durable_functions as df
 
-from wif_functions import appsettings, instances
+from wif_functions import appsettings, instances, timestamps
 
 if TYPE_CHECKING:
     from wif_core import chain, config, model
 
 log = logging.getLogger("wif_functions.orchestrator")
+
+# Every replay parses every history timestamp: with dateutil's general parser that is two
+# thirds of a replay (wif_functions.timestamps). Done here, where the orchestrator is indexed.
+timestamps.install()
 
 ACTIVITY = "run_step"
 Gen = Generator[Any, Any, Any]

@@ -19,6 +19,8 @@ from typing import Any, Callable, Optional
 
 import jwt
 
+from wif_sandbox import pki
+
 EXCHANGE_AUDIENCE = "api://AzureADTokenExchange"
 
 
@@ -71,7 +73,7 @@ def validate(
     """The credential that admits ``assertion`` for ``identity``; raises ``EntraError``."""
     try:
         header = jwt.get_unverified_header(assertion)
-        claims = jwt.decode(assertion, options={"verify_signature": False})
+        claims = pki.unverified_claims(assertion)
     except jwt.PyJWTError as e:
         raise _fail(50027, f"JWT token is invalid or malformed. ({type(e).__name__})", "invalid_request") from e
     issuer, subject = str(claims.get("iss", "")), str(claims.get("sub", ""))

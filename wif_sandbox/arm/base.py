@@ -14,7 +14,7 @@ from typing import Any, Callable, Optional
 
 import jwt
 
-from wif_sandbox import wire
+from wif_sandbox import pki, wire
 from wif_sandbox.entra import Principal
 
 _API_VERSION = re.compile(r"^\d{4}-\d{2}-\d{2}(-preview)?$")
@@ -112,13 +112,13 @@ def authenticate(
     principal = verify(token.strip(), audiences)
     if principal is None:
         raise _invalid_token(token.strip(), audiences)
-    claims: dict[str, Any] = jwt.decode(token.strip(), options={"verify_signature": False})
+    claims = pki.unverified_claims(token.strip())
     return principal, claims
 
 
 def _invalid_token(token: str, audiences: list[str]) -> ArmError:
     try:
-        aud = jwt.decode(token, options={"verify_signature": False}).get("aud")
+        aud = pki.unverified_claims(token).get("aud")
     except jwt.PyJWTError:
         return _unauthenticated("InvalidAuthenticationToken", "The access token is invalid.")
     if aud not in audiences:

@@ -64,22 +64,22 @@ def rule_allows(rule: dict[str, Any], attrs: Attributes, path: str = "") -> bool
 
 def _role_rules(store: Store, role_ref: dict[str, Any], namespace: str) -> list[dict[str, Any]]:
     if role_ref.get("kind") == "ClusterRole":
-        role: Optional[Obj] = store.get(res.CLUSTER_ROLES, "", str(role_ref.get("name", "")))
+        role: Optional[Obj] = store.peek(res.CLUSTER_ROLES, "", str(role_ref.get("name", "")))
     else:
-        role = store.get(res.ROLES, namespace, str(role_ref.get("name", "")))
+        role = store.peek(res.ROLES, namespace, str(role_ref.get("name", "")))
     return list(role.get("rules") or []) if role else []
 
 
 def _grants(store: Store, user: UserInfo, namespace: str) -> Iterator[tuple[str, list[dict[str, Any]]]]:
     """(describing text, rules) for every binding that names the user."""
-    for crb in store.list(res.CLUSTER_ROLE_BINDINGS):
+    for crb in store.scan(res.CLUSTER_ROLE_BINDINGS):  # read only: no copies
         if any(_subject_matches(s, user, "") for s in crb.get("subjects") or []):
             name = crb["metadata"]["name"]
             ref = crb.get("roleRef") or {}
             yield f'ClusterRoleBinding "{name}" of ClusterRole "{ref.get("name")}"', _role_rules(store, ref, "")
     if not namespace:
         return
-    for rb in store.list(res.ROLE_BINDINGS, namespace):
+    for rb in store.scan(res.ROLE_BINDINGS, namespace):
         if any(_subject_matches(s, user, namespace) for s in rb.get("subjects") or []):
             name, ref = rb["metadata"]["name"], rb.get("roleRef") or {}
             what = f'RoleBinding "{name}/{namespace}" of {ref.get("kind")} "{ref.get("name")}"'

@@ -60,6 +60,21 @@ class Store:
             ]
             return [copy.deepcopy(o) for _, o in sorted(found, key=lambda item: item[0])]
 
+    def peek(self, rt: ResourceType, namespace: str, name: str) -> Optional[Obj]:
+        """``get`` without the copy, for readers that never change what they read (authorization)."""
+        with self.lock:
+            return self._objects.get(key_of(rt, namespace, name))
+
+    def scan(self, rt: ResourceType, namespace: str = "") -> list[Obj]:
+        """``list`` without the copies, for readers that never change what they read (authorization).
+
+        Writes replace an object rather than edit it in place, so what a reader holds stays whole.
+        """
+        with self.lock:
+            found = [(k, o) for k, o in self._objects.items()
+                     if k[:2] == (rt.group, rt.plural) and (not namespace or k[2] == namespace)]
+        return [o for _, o in sorted(found, key=lambda item: item[0])]
+
     def stamp_new(self, rt: ResourceType, obj: Obj) -> Obj:
         """Server-owned metadata of a new object, without storing it (dry runs use this)."""
         meta = obj.setdefault("metadata", {})

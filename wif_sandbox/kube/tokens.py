@@ -14,6 +14,7 @@ from typing import Any, Callable, Optional
 
 import jwt
 
+from wif_sandbox import pki
 from wif_sandbox.kube import errors
 from wif_sandbox.kube.auth import TokenSigner
 from wif_sandbox.kube.store import Obj, rfc3339
@@ -73,7 +74,7 @@ def mint(
 def issued_here(token: str, issuer: str) -> bool:
     """Cheap, unverified look at ``iss``: decides which authenticator owns the token."""
     try:
-        claims = jwt.decode(token, options={"verify_signature": False})
+        claims = pki.unverified_claims(token)
     except jwt.PyJWTError:
         return False
     return isinstance(claims, dict) and claims.get("iss") == issuer
