@@ -69,6 +69,12 @@ def _results_discovered(results: Results) -> model.Discovered:
 
 
 def _eligible(settings: config.Settings, results: Results) -> bool:
+    # The orchestrator asks this before every step on every replay: read the flag from the
+    # encoded result rather than decode the whole Discovered for it.
+    if isinstance(results, Carried):
+        flag = results.field("discover", "eligible")
+        if isinstance(flag, bool):
+            return flag
     return _results_discovered(results).eligible
 
 
@@ -201,6 +207,11 @@ class Carried(Mapping[str, object]):
 
     def encoded(self, name: str) -> codec.JSONValue:
         return self._encoded[name]
+
+    def field(self, name: str, key: str) -> codec.JSONValue:
+        """One field of a result, read from its encoded form without decoding it; None if absent."""
+        value = self._encoded.get(name)
+        return value.get(key) if isinstance(value, dict) else None
 
     def __getitem__(self, name: str) -> object:
         if name not in self._decoded:

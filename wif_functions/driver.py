@@ -21,6 +21,7 @@ import datetime as dt
 import heapq
 import itertools
 import json
+import queue
 import time
 import traceback
 from collections import deque
@@ -175,40 +176,49 @@ class LocalDurable:
         episodes = dict.fromkeys(ids, 0)
         order = itertools.count()
         timers: list[tuple[dt.datetime, int, str]] = []  # (fire at, tiebreak, instance id)
-        running: dict[concurrent.futures.Future[object], tuple[str, str]] = {}  # -> (instance id, what ran)
+        # Work items come back in the order they finish, as the host's queues hand them on:
+        # an orchestration whose replay finished first gets its activity queued first.
+        finished: queue.SimpleQueue[tuple[concurrent.futures.Future[object], str, str]] = queue.SimpleQueue()
+        in_flight = 0
         with concurrent.futures.ThreadPoolExecutor(max_workers=workers, thread_name_prefix="activity") as slots, \
                 concurrent.futures.ThreadPoolExecutor(max_workers=orchestrators, thread_name_prefix="replay") as replays:
+
+            def submit(pool: concurrent.futures.ThreadPoolExecutor, iid: str, what: str, fn: Callable[..., None],
+                       *args: Any) -> None:
+                nonlocal in_flight
+                in_flight += 1
+                pool.submit(fn, *args).add_done_callback(lambda f: finished.put((f, iid, what)))
 
             def replay(iid: str, *, append_next: bool) -> None:
                 episodes[iid] += 1
                 if episodes[iid] > max_episodes:
                     raise RuntimeError(f"{iid}: still running after {max_episodes} episodes")
-                running[replays.submit(self._advance, self.instances[iid], append_next)] = (iid, "replay")
+                submit(replays, iid, "replay", self._advance, self.instances[iid], append_next)
 
             for iid in ids:
-                running[replays.submit(self._begin, self.instances[iid])] = (iid, "replay")
-            while running or timers:
+                submit(replays, iid, "replay", self._begin, self.instances[iid])
+            while in_flight or timers:
                 due = timers[0][0] if timers else None
-                if running:
+                item = None
+                if in_flight:
                     timeout = None if due is None else max(0.0, (due - self._now()).total_seconds())
-                    finished, _ = concurrent.futures.wait(running, timeout=timeout,
-                                                          return_when=concurrent.futures.FIRST_COMPLETED)
+                    try:
+                        item = finished.get(timeout=timeout)
+                    except queue.Empty:
+                        pass
                 elif due is not None and due > self._now():
                     self.sleep((due - self._now()).total_seconds())  # nothing runs: time passes
-                    finished = set()
-                else:
-                    finished = set()
-                for future in finished:
-                    iid, what = running.pop(future)
+                if item is not None:
+                    in_flight -= 1
+                    future, iid, what = item
                     future.result()  # a driver error, not an activity's: let it surface
+                    inst = self.instances[iid]
                     if what == "activity":  # its TaskCompleted/TaskFailed is in the history
                         replay(iid, append_next=False)
-                        continue
-                    inst = self.instances[iid]
-                    if inst.status != "Running":
-                        continue
-                    if inst._calls and not inst._events:
-                        running[slots.submit(self._next, inst, None)] = (iid, "activity")
+                    elif inst.status != "Running":
+                        pass
+                    elif inst._calls and not inst._events:
+                        submit(slots, iid, "activity", self._next, inst, None)
                     elif inst._events:
                         replay(iid, append_next=True)
                     elif inst._timers:

@@ -274,3 +274,45 @@ def test_token_exchange_not_propagated_then_transient(arm: FakeARM, sleeps: list
     arm.on("POST", token_path, entra_answer("AADSTS700213: No matching federated identity record for subject."))
     with pytest.raises(errors.PermanentError, match="WIF_ARGOCD_SERVICE_ACCOUNTS"):
         exchange.exchange(tenant_id=fakes.TENANT, client_id="c-1", assertion="a", scope="s/.default")
+
+
+class SeenKwargs(FakeARM):
+    """FakeARM that also keeps what requests handed the adapter (proxies, verify)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.kwargs: list[dict[str, Any]] = []
+
+    def send(self, request: requests.PreparedRequest, *args: Any, **kwargs: Any) -> requests.Response:
+        self.kwargs.append(kwargs)
+        return super().send(request, *args, **kwargs)
+
+
+def test_the_environment_is_read_once_for_proxies_and_the_ca_bundle(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in ("NO_PROXY", "no_proxy", "HTTP_PROXY", "http_proxy", "https_proxy", "CURL_CA_BUNDLE"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("HTTPS_PROXY", "http://proxy.example:3128")
+    monkeypatch.setenv("REQUESTS_CA_BUNDLE", "/etc/corp/ca.pem")
+    settings = azure.environment_settings(ARM)
+    assert settings == {"use_env_settings": False, "connection_verify": "/etc/corp/ca.pem",
+                        "proxies": {"https": "http://proxy.example:3128"}}
+
+    fake = SeenKwargs()
+    fake.on("GET", "/federatedIdentityCredentials", (200, {"value": []}, {}))
+    session = requests.Session()
+    session.mount("https://", fake)
+    transport = RequestsTransport(session=session, session_owner=False, use_env_settings=False,
+                                  connection_verify=settings["connection_verify"])
+    arm = azure.Arm(Credential(), ARM, f"{ARM}/.default", transport=transport, proxies=settings["proxies"])
+    monkeypatch.setenv("HTTPS_PROXY", "http://elsewhere.example:8080")  # read once: no effect now
+    assert azure.Identities(arm, retrying.Policy(sleep=lambda s: None)).list_credentials(IDENTITY) == []
+    assert fake.kwargs[0]["proxies"] == {"https": "http://proxy.example:3128"}
+    assert fake.kwargs[0]["verify"] == "/etc/corp/ca.pem"
+
+
+def test_no_proxy_and_no_bundle_mean_direct_and_the_default_trust(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in ("REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE", "HTTP_PROXY", "http_proxy", "https_proxy", "no_proxy"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("HTTPS_PROXY", "http://proxy.example:3128")
+    monkeypatch.setenv("NO_PROXY", "arm.example")
+    assert azure.environment_settings(ARM) == {"use_env_settings": False, "connection_verify": True}

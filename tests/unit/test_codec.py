@@ -111,3 +111,18 @@ def test_carried_results_stay_encoded_until_read() -> None:
     assert chain.activity_input("register", "verify", REF, carried) == chain.activity_input(
         "register", "verify", REF, {"discover": VALUES[10]})
     assert list(carried) == ["discover", "federate"] and carried["federate"] == VALUES[12]
+
+
+def test_the_orchestrators_eligibility_check_reads_the_flag_without_decoding() -> None:
+    settings = fakes.settings()
+    assert settings.verify
+    for eligible in (True, False):
+        carried = chain.Carried()
+        # Not decodable as a Discovered (no target, hub or identity): only the flag can be read.
+        carried.add("discover", {"type": "Discovered", "eligible": eligible})
+        assert [s.name for s in chain.REGISTER if s.when(settings, carried)][-1] == (
+            "verify" if eligible else "deregister")
+        with pytest.raises(errors.BadInput):
+            carried["discover"]
+    decoded = {"discover": VALUES[10]}  # the in-process runner passes decoded results
+    assert chain.REGISTER[1].when(settings, decoded) is VALUES[10].eligible

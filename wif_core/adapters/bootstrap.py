@@ -8,8 +8,9 @@ Credentials: ``DefaultAzureCredential`` at ``AZURE_AUTHORITY_HOST``, so a servic
 principal from ``AZURE_TENANT_ID``/``AZURE_CLIENT_ID``/``AZURE_CLIENT_SECRET`` (the
 sandbox, CI), a managed identity (Azure) or ``az login`` (the CLI on a laptop) all
 work. TLS: every Azure SDK client and azure-identity use ``requests``, which
-trusts ``REQUESTS_CA_BUNDLE`` when it is set; Kubernetes API servers are trusted
-through the CA in each cluster's own kubeconfig, nothing else.
+trusts ``REQUESTS_CA_BUNDLE`` when it is set (the ARM clients read it, and the
+proxy variables, once: ``azure.environment_settings``); Kubernetes API servers are
+trusted through the CA in each cluster's own kubeconfig, nothing else.
 """
 from __future__ import annotations
 
@@ -85,7 +86,7 @@ def build(settings: config.Settings, *, credential: Optional[TokenCredential] = 
           run_command_timeout_s: float = 300.0) -> ports.Ports:
     """Real adapters for ``settings``; ``credential`` defaults to ``default_credential(settings)``."""
     cred = credential or default_credential(settings)
-    arm = azure.Arm(cred, settings.arm_endpoint, settings.arm_scope)
+    arm = azure.Arm(cred, settings.arm_endpoint, settings.arm_scope, **azure.environment_settings(settings.arm_endpoint))
     hub_keys = frozenset({settings.hub.key} if settings.hub is not None else ())
 
     aks_token = TokenCache(cred, settings.aks_scope)
