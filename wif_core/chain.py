@@ -218,6 +218,9 @@ class Carried(Mapping[str, object]):
             self._decoded[name] = codec.decode(self._encoded[name])
         return self._decoded[name]
 
+    def __contains__(self, name: object) -> bool:  # Mapping's would decode the value to find out
+        return name in self._encoded
+
     def __iter__(self) -> Iterator[str]:
         return iter(self._encoded)
 

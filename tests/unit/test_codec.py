@@ -122,6 +122,9 @@ def test_the_orchestrators_eligibility_check_reads_the_flag_without_decoding() -
         carried.add("discover", {"type": "Discovered", "eligible": eligible})
         assert [s.name for s in chain.REGISTER if s.when(settings, carried)][-1] == (
             "verify" if eligible else "deregister")
+        assert "discover" in carried and "federate" not in carried  # membership decodes nothing either
+        assert chain.activity_input("register", "register", REF, carried)["results"] == {
+            "discover": {"type": "Discovered", "eligible": eligible}}
         with pytest.raises(errors.BadInput):
             carried["discover"]
     decoded = {"discover": VALUES[10]}  # the in-process runner passes decoded results
