@@ -9,7 +9,8 @@ every cluster, in the worker's one GIL. The host only ever sends ISO 8601 in
 UTC (``2026-12-01T19:21:58.1234567Z``), which a regular expression and
 ``datetime`` read twenty times faster.
 
-``install()`` gives the SDK's ``HistoryEvent`` module ``parse``: the same
+``install()`` gives the SDK's ``HistoryEvent`` module ``parse`` (and the client's
+``DurableOrchestrationStatus``, which parses two per ``get_status``): the same
 instant as dateutil for the host's format (``tests/functions/test_timestamps.py``
 checks it against dateutil), and dateutil itself for anything else. It changes
 nothing if the SDK no longer parses with dateutil there.
@@ -25,7 +26,10 @@ from dateutil.parser import parse as _general
 
 # The host's format: seconds, optional fraction (.NET writes up to 7 digits), "Z" or no zone.
 _ISO = re.compile(r"(\d{4})-(\d\d)-(\d\d)T(\d\d):(\d\d):(\d\d)(?:\.(\d{1,9}))?(Z?)")
-_SDK_MODULE = "azure.durable_functions.models.history.HistoryEvent"
+# Where the SDK parses the host's timestamps: every history event on every replay, and the
+# created/updated times of every status a client function reads (get_status per trigger).
+_SDK_MODULES = ("azure.durable_functions.models.history.HistoryEvent",
+                "azure.durable_functions.models.DurableOrchestrationStatus")
 
 
 def parse(text: Any) -> dt.datetime:
@@ -44,12 +48,13 @@ def parse(text: Any) -> dt.datetime:
 
 
 def install() -> bool:
-    """Make the Durable SDK parse history timestamps with ``parse``; False if its module changed shape."""
-    module = importlib.import_module(_SDK_MODULE)
-    current = getattr(module, "dt_parse", None)
-    if current is parse:
-        return True
-    if current is not _general:
-        return False
-    module.dt_parse = parse  # type: ignore[attr-defined]
-    return True
+    """Make the Durable SDK parse the host's timestamps with ``parse``; False if a module changed shape."""
+    installed = True
+    for name in _SDK_MODULES:
+        module = importlib.import_module(name)
+        current = getattr(module, "dt_parse", None)
+        if current is _general:
+            module.dt_parse = parse  # type: ignore[attr-defined]
+        elif current is not parse:
+            installed = False
+    return installed

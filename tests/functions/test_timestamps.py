@@ -47,7 +47,10 @@ def test_importing_the_app_gives_the_sdk_the_fast_parser() -> None:
     import function_app  # noqa: F401 - importing it installs the parser
 
     module = importlib.import_module("azure.durable_functions.models.history.HistoryEvent")
-    assert module.dt_parse is timestamps.parse
+    status = importlib.import_module("azure.durable_functions.models.DurableOrchestrationStatus")
+    assert module.dt_parse is timestamps.parse and status.dt_parse is timestamps.parse
     assert timestamps.install()
     event = module.HistoryEvent(EventType=12, EventId=-1, IsPlayed=False, Timestamp="2026-12-01T19:21:58.1234567Z")
     assert event.timestamp == dt.datetime(2026, 12, 1, 19, 21, 58, 123456, tzinfo=dt.timezone.utc)
+    read = status.DurableOrchestrationStatus.from_json({"createdTime": "2026-12-01T19:21:58.5Z"})
+    assert read.created_time == dt.datetime(2026, 12, 1, 19, 21, 58, 500000, tzinfo=dt.timezone.utc)
