@@ -16,14 +16,17 @@ from __future__ import annotations
 
 import threading
 import time
-from typing import Callable, Optional
+from typing import TYPE_CHECKING, Callable, Optional
 from urllib.parse import urlsplit
 
 from azure.core.credentials import AccessToken, TokenCredential
 from azure.identity import AzureAuthorityHosts, DefaultAzureCredential
 
 from wif_core import config, model, ports
-from wif_core.adapters import azure, caching, entra, kube, retrying
+from wif_core.adapters import azure, caching, entra, retrying
+
+if TYPE_CHECKING:
+    from wif_core.adapters import kube
 
 FACTS_TTL_S = 120.0
 _KNOWN_AUTHORITIES = frozenset(
@@ -76,6 +79,10 @@ class KubeClients:
         key = (facts.server, facts.ca_data)
         with self._lock:
             if key not in self._clients:
+                # kubernetes (a quarter second to import) loads with the first cluster client: the
+                # first activity of a cold worker (the hub's federation) needs ARM first.
+                from wif_core.adapters import kube
+
                 self._clients[key] = kube.Kube(facts, self.token, self.policy)
             return self._clients[key]
 

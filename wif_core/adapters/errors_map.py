@@ -12,13 +12,15 @@ import email.utils
 import json
 import re
 import time
-from typing import Mapping, Optional
+from typing import TYPE_CHECKING, Mapping, Optional
 
 import urllib3
 from azure.core import exceptions as az
-from kubernetes.client import exceptions as kube_exc
 
 from wif_core import errors
+
+if TYPE_CHECKING:  # kubernetes loads with the first Kubernetes client, not with the Azure adapters
+    from kubernetes.client import exceptions as kube_exc
 
 MAX_DETAIL = 300
 _AADSTS = re.compile(r"AADSTS(\d+)")
@@ -167,6 +169,8 @@ def _kube_detail(e: kube_exc.ApiException) -> str:
 
 
 def from_kube(e: Exception, what: str, server: str, *, forbidden_fix: str = "") -> errors.WifError:
+    from kubernetes.client import exceptions as kube_exc
+
     if isinstance(e, kube_exc.ApiException):
         if not e.status:  # the client's own wrapper of TLS errors
             reason = short(e.reason)
