@@ -2,9 +2,9 @@
 
 The sandbox creates the clusters through ARM's PUT path, which publishes their
 ``ResourceWriteSuccess`` events; those (plus every 10th again, as Event Grid's
-at-least-once delivery does) are shuffled and delivered at once: ``run_all(workers=W,
-deliveries=batch)`` hands them to ``on_cluster_event`` on a trigger thread while it runs
-the orchestrations they start, W activities at a time, each with the real adapters over HTTPS.
+at-least-once delivery does) are shuffled and all handed to ``on_cluster_event``
+(``LocalDurable.deliver``) before anything runs; then ``run_all(workers=W)`` runs the
+orchestrations, W at a time, each activity with the real adapters over HTTPS.
 Every sandbox call takes ``latency`` longer, and federated credential writes are
 throttled per identity (``Faults.msi_write_rate_per_s``, Azure's ~0.25/s).
 
@@ -222,7 +222,9 @@ def drive(box: Any, *, workers: int, latency_s: float, msi_rate_per_s: float, ms
         _settle(box)
         box.ask("reset")
         sandbox_cpu, client_cpu, started = box.ask("cpu").get("cpu"), time.process_time(), time.time()
-        done = host.run_all(workers=workers, deliveries=batch)  # each run starts as its event arrives
+        for event in batch:
+            host.deliver(event)
+        done = host.run_all(workers=workers)
         seconds, client_cpu = time.time() - started, time.process_time() - client_cpu
         _settle(box)
         sandbox_end = box.ask("cpu").get("cpu")

@@ -99,8 +99,7 @@ def _with_discovered(fn: Callable[[ports.Ports, config.Settings, model.Discovere
 
 _PROVISIONING = Wait(timeout=lambda s: s.provisioning_timeout_s, first_s=2.0, fraction=0.1, max_s=60.0)
 _PROPAGATION = Wait(timeout=lambda s: s.propagation_timeout_s)
-# Another onboarding in the same worker is writing the identity's credentials: polled about when it
-# expects to be done (federate.WRITER_NEAR_S), so a throttled writer holds one worker, not all of them.
+# Another onboarding in the same worker is writing the identity's credentials (federate.WRITER_POLL_S).
 _WRITER = Wait(timeout=lambda s: s.propagation_timeout_s, max_s=10.0)
 
 REGISTER: tuple[Step, ...] = (

@@ -90,20 +90,11 @@ class Writers:
     can still be trusted.
     """
 
-    def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(self) -> None:
         self._held: set[str] = set()
         self._done: dict[str, int] = {}
-        self._until: dict[str, float] = {}  # when each writer expects to be done
-        self._clock = clock
         self._lock = threading.Lock()
         self._released = threading.Condition(self._lock)
-
-    def remaining(self, key: str) -> Optional[float]:
-        """Seconds until the writer of ``key`` expects to be done (0 if overdue); None if nobody writes it."""
-        with self._lock:
-            if key not in self._held:
-                return None
-            return max(0.0, self._until.get(key, 0.0) - self._clock())
 
     def wait(self, key: str, timeout_s: float, clock: Callable[[], float] = time.monotonic) -> bool:
         """Until nobody writes ``key`` (True) or ``timeout_s`` has passed with a writer still at it (False)."""
@@ -121,14 +112,12 @@ class Writers:
             return self._done.get(key, 0)
 
     @contextmanager
-    def hold(self, key: str, expected_s: float = 0.0) -> Iterator[bool]:
-        """Yields True if this caller is now the writer for ``key`` (done in about ``expected_s``), False if
-        someone else is."""
+    def hold(self, key: str) -> Iterator[bool]:
+        """Yields True if this caller is now the writer for ``key``, False if someone else is."""
         with self._lock:
             mine = key not in self._held
             if mine:
                 self._held.add(key)
-                self._until[key] = self._clock() + expected_s
         try:
             yield mine
         finally:

@@ -26,7 +26,7 @@ import time
 import traceback
 from collections import deque
 from dataclasses import dataclass, field
-from typing import Any, Callable, Iterable, Optional
+from typing import Any, Callable, Optional
 
 import azure.durable_functions as df
 import azure.functions as func
@@ -98,7 +98,6 @@ class LocalDurable:
         self.clock, self.sleep, self.schema = clock, sleep, schema
         self.instances: dict[str, Instance] = {}
         self.started: list[str] = []  # instance ids, once per start_new
-        self._on_start: Optional[Callable[[str], None]] = None  # run_all, while triggers still arrive
         self._urls = df.DurableOrchestrationClient(json.dumps(hostjson.binding(base_url)))
 
     # ---- the client, as DurableOrchestrationClient ---------------------------------------
@@ -113,8 +112,6 @@ class LocalDurable:
         raw = None if client_input is None else json.dumps(client_input)
         self.instances[iid] = Instance(iid, orchestration_function_name, raw, self._now())
         self.started.append(iid)
-        if self._on_start is not None:
-            self._on_start(iid)
         return iid
 
     async def get_status(self, instance_id: str, show_history: bool = False, show_history_output: bool = False,
@@ -163,38 +160,28 @@ class LocalDurable:
         asyncio.run(body(event=delivered, client=self))
 
     # ---- the host loop -------------------------------------------------------------------
-    def run_all(self, *, workers: int = 1, orchestrators: int = 16, max_episodes: int = 100_000,
-                deliveries: Iterable[dict[str, Any]] = ()) -> list[Instance]:
+    def run_all(self, *, workers: int = 1, orchestrators: int = 16, max_episodes: int = 100_000) -> list[Instance]:
         """Run every instance; ``workers`` > 1 runs that many activities at once and ``orchestrators``
         replays at once, as the host's ``maxConcurrentActivityFunctions`` and
         ``maxConcurrentOrchestratorFunctions`` do.
-
-        ``deliveries`` are Event Grid events that arrive meanwhile: a trigger thread hands them
-        to ``on_cluster_event`` one by one, and each orchestration they start runs as soon as it
-        exists, as in the host (not after the last delivery).
 
         As in the host, an activity slot is held only while an activity runs: replays have their
         own, and an orchestration waiting on a timer holds neither (its timer is kept here and it
         is picked up again when it fires), so while some wait (a throttled write, a propagation
         delay) the others' activities run. Activities start first in, first out.
         """
-        deliveries = list(deliveries)
-        if workers <= 1:
-            for event in deliveries:
-                self.deliver(event)
-            ids = [iid for iid, inst in self.instances.items() if inst.status in ACTIVE]
-            return [self.run(iid, max_episodes=max_episodes) for iid in ids]
         ids = [iid for iid, inst in self.instances.items() if inst.status in ACTIVE]
+        if workers <= 1:
+            return [self.run(iid, max_episodes=max_episodes) for iid in ids]
         episodes = dict.fromkeys(ids, 0)
         order = itertools.count()
         timers: list[tuple[dt.datetime, int, str]] = []  # (fire at, tiebreak, instance id)
         # Work items come back in the order they finish, as the host's queues hand them on:
         # an orchestration whose replay finished first gets its activity queued first.
-        finished: queue.SimpleQueue[tuple[Optional[concurrent.futures.Future[object]], str, str]] = queue.SimpleQueue()
+        finished: queue.SimpleQueue[tuple[concurrent.futures.Future[object], str, str]] = queue.SimpleQueue()
         in_flight = 0
         with concurrent.futures.ThreadPoolExecutor(max_workers=workers, thread_name_prefix="activity") as slots, \
-                concurrent.futures.ThreadPoolExecutor(max_workers=orchestrators, thread_name_prefix="replay") as replays, \
-                concurrent.futures.ThreadPoolExecutor(max_workers=1, thread_name_prefix="trigger") as triggers:
+                concurrent.futures.ThreadPoolExecutor(max_workers=orchestrators, thread_name_prefix="replay") as replays:
 
             def submit(pool: concurrent.futures.ThreadPoolExecutor, iid: str, what: str, fn: Callable[..., None],
                        *args: Any) -> None:
@@ -210,50 +197,35 @@ class LocalDurable:
 
             for iid in ids:
                 submit(replays, iid, "replay", self._begin, self.instances[iid])
-            if deliveries:
-                self._on_start = lambda iid: finished.put((None, iid, "started"))
-                submit(triggers, "", "deliveries", lambda: [self.deliver(event) for event in deliveries])
-            try:
-                while in_flight or timers:
-                    due = timers[0][0] if timers else None
-                    item = None
-                    if in_flight:
-                        timeout = None if due is None else max(0.0, (due - self._now()).total_seconds())
-                        try:
-                            item = finished.get(timeout=timeout)
-                        except queue.Empty:
-                            pass
-                    elif due is not None and due > self._now():
-                        self.sleep((due - self._now()).total_seconds())  # nothing runs: time passes
-                    if item is not None and item[0] is None:  # a delivery started it: it runs now
-                        iid = item[1]
-                        if iid not in episodes:
-                            ids.append(iid)
-                            episodes[iid] = 0
-                        if self.instances[iid].status == "Pending":
-                            submit(replays, iid, "replay", self._begin, self.instances[iid])
-                    elif item is not None:
-                        in_flight -= 1
-                        future, iid, what = item
-                        future.result()  # a driver error, not an activity's: let it surface
-                        if what == "deliveries":
-                            continue
-                        inst = self.instances[iid]
-                        if what == "activity":  # its TaskCompleted/TaskFailed is in the history
-                            replay(iid, append_next=False)
-                        elif inst.status != "Running":
-                            pass
-                        elif inst._calls and not inst._events:
-                            submit(slots, iid, "activity", self._next, inst, None)
-                        elif inst._events:
-                            replay(iid, append_next=True)
-                        elif inst._timers:
-                            fire_at = min(at for at, _ in inst._timers.values())
-                            heapq.heappush(timers, (fire_at, next(order), iid))
-                    while timers and timers[0][0] <= self._now():
-                        replay(heapq.heappop(timers)[2], append_next=True)  # TimerFired, then the replay
-            finally:
-                self._on_start = None
+            while in_flight or timers:
+                due = timers[0][0] if timers else None
+                item = None
+                if in_flight:
+                    timeout = None if due is None else max(0.0, (due - self._now()).total_seconds())
+                    try:
+                        item = finished.get(timeout=timeout)
+                    except queue.Empty:
+                        pass
+                elif due is not None and due > self._now():
+                    self.sleep((due - self._now()).total_seconds())  # nothing runs: time passes
+                if item is not None:
+                    in_flight -= 1
+                    future, iid, what = item
+                    future.result()  # a driver error, not an activity's: let it surface
+                    inst = self.instances[iid]
+                    if what == "activity":  # its TaskCompleted/TaskFailed is in the history
+                        replay(iid, append_next=False)
+                    elif inst.status != "Running":
+                        pass
+                    elif inst._calls and not inst._events:
+                        submit(slots, iid, "activity", self._next, inst, None)
+                    elif inst._events:
+                        replay(iid, append_next=True)
+                    elif inst._timers:
+                        fire_at = min(at for at, _ in inst._timers.values())
+                        heapq.heappush(timers, (fire_at, next(order), iid))
+                while timers and timers[0][0] <= self._now():
+                    replay(heapq.heappop(timers)[2], append_next=True)  # TimerFired, then the replay
         return [self.instances[iid] for iid in ids]
 
     def _advance(self, inst: Instance, append_next: bool) -> None:

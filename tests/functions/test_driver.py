@@ -134,31 +134,3 @@ def test_an_orchestration_waiting_on_a_timer_holds_no_worker(world: fakes.World,
                           if step == "discover" and name.startswith("aks-slow") and order[:i].count((name, step)))
     ready_steps = [i for i, (name, _) in enumerate(order) if name == "aks-ready"]
     assert len(ready_steps) == 6 and max(ready_steps) < second_discover, order
-
-
-def test_deliveries_arriving_meanwhile_start_runs_before_the_last_one_arrives(world: fakes.World,
-                                                                            host: driver.LocalDurable) -> None:
-    """As in the host: an orchestration runs as soon as its trigger started it, not after the whole batch."""
-    import threading
-
-    from tests.functions.test_eventgrid import sample
-
-    refs = [world.add_cluster(fakes.cluster_id(f"aks-wave-{i}")) for i in range(4)]
-    events = [sample("eventgrid-write-cluster.json", ref.id) for ref in refs]
-    events.append(events[0])  # at-least-once delivery: a duplicate collapses into the running instance
-    first_activity = threading.Event()
-    run_step, deliver = host.functions["run_step"], host.deliver
-
-    def recording(payload: Any) -> Any:
-        first_activity.set()
-        return run_step(payload)
-
-    def late(event: dict[str, Any]) -> None:
-        if event is events[-2]:  # the last new cluster arrives only once an activity has run
-            assert first_activity.wait(10), "no activity ran while deliveries were still arriving"
-        deliver(event)
-
-    host.functions["run_step"], host.deliver = recording, late  # type: ignore[method-assign]
-    done = host.run_all(workers=2, deliveries=events)
-    assert len(done) == 5 and {inst.status for inst in done} == {"Completed"}, "4 clusters and the hub's federation"
-    assert len(fakes.cluster_runs(host)) == 4 and world.calls["arm.credentials.put"] == 2

@@ -11,20 +11,8 @@ from wif_core import config, errors, manifests, model, ports
 from wif_core.steps import propagation
 
 MAX_CREDENTIALS = 20
-# Entra allows ~0.25 credential writes/s per identity: after the first, each write waits ~4 s.
-WRITE_INTERVAL_S = 4.0
-WRITE_S = 0.5  # one write's own round trip, with margin
-# Another onboarding's writer expected to finish within WRITER_NEAR_S is waited for in the
-# activity (up to WRITER_WAIT_S); one further off frees the worker and is polled on a durable
-# timer that fires about when it expects to be done, so a fleet's other steps run meanwhile.
-WRITER_NEAR_S = 1.0
-WRITER_WAIT_S = 10.0
+WRITER_WAIT_S = 10.0  # a throttled writer needs ~4 s per credential (0.25 writes/s)
 WRITER_POLL_S = 2.0
-
-
-def expected_write_s(count: int) -> float:
-    """How long writing ``count`` credentials one at a time takes under the throttle."""
-    return WRITE_S + max(0, count - 1) * WRITE_INTERVAL_S if count else 0.0
 
 
 def plan(existing: list[model.FederatedCredential],
@@ -54,12 +42,10 @@ def federate(p: ports.Ports, settings: config.Settings, d: model.Discovered) -> 
         raise errors.PermanentError(f"cluster {d.hub.ref.name} has no OIDC issuer")
     desired = manifests.desired_credentials(settings, d.hub.ref, issuer)
     key = settings.identity.id.lower()
-    # What we would list now is about to change: look once the writer is done.
-    remaining = p.writers.remaining(key)
-    if remaining is not None and remaining > WRITER_NEAR_S:
-        raise _writing(d.identity, delay=remaining)
+    # What we would list now is about to change: look once the writer is done. A throttled writer
+    # needs ~4 s per credential; past WRITER_WAIT_S the runner polls on a timer instead.
     if not p.writers.wait(key, WRITER_WAIT_S):
-        raise _writing(d.identity, delay=WRITER_POLL_S)
+        raise _writing(d.identity)
     generation = p.writers.generation(key)
     existing = p.identities.list_credentials(settings.identity)
     keep, create = plan(existing, desired)
@@ -67,9 +53,9 @@ def federate(p: ports.Ports, settings: config.Settings, d: model.Discovered) -> 
         # A fleet of first onboardings all see the credentials missing at once. Only one per
         # process writes; the others wait for it and then find them (Entra allows ~0.25
         # writes/s per identity: racing writers would spend it on rewriting each other's work).
-        with p.writers.hold(key, expected_write_s(len(create))) as mine:
+        with p.writers.hold(key) as mine:
             if not mine:
-                raise _writing(d.identity, delay=p.writers.remaining(key) or WRITER_POLL_S)
+                raise _writing(d.identity)
             if p.writers.generation(key) != generation:  # a writer finished since our list
                 existing = p.identities.list_credentials(settings.identity)
                 keep, create = plan(existing, desired)
@@ -84,6 +70,6 @@ def federate(p: ports.Ports, settings: config.Settings, d: model.Discovered) -> 
                            created=tuple(c.name for c in create))
 
 
-def _writing(identity: model.IdentityFacts, *, delay: float) -> errors.NotReady:
+def _writing(identity: model.IdentityFacts) -> errors.NotReady:
     return errors.NotReady(f"another onboarding in this worker is writing the federated credentials of identity "
-                           f"{identity.name}; waiting for it", delay=delay)
+                           f"{identity.name}; waiting for it", delay=WRITER_POLL_S)
