@@ -24,6 +24,7 @@ import json
 import queue
 import time
 import traceback
+import weakref
 from collections import deque
 from dataclasses import dataclass, field
 from typing import Any, Callable, Optional
@@ -99,6 +100,9 @@ class LocalDurable:
         self.instances: dict[str, Instance] = {}
         self.started: list[str] = []  # instance ids, once per start_new
         self._urls = df.DurableOrchestrationClient(json.dumps(hostjson.binding(base_url)))
+        # The worker runs async triggers on one long-lived event loop, not a new loop per call.
+        self._loop = asyncio.new_event_loop()
+        weakref.finalize(self, self._loop.close)
 
     # ---- the client, as DurableOrchestrationClient ---------------------------------------
     async def start_new(self, orchestration_function_name: str, instance_id: Optional[str] = None,
@@ -157,7 +161,7 @@ class LocalDurable:
         delivered = EventGridEventInConverter.decode(meta.Datum(type="json", value=json.dumps(event)),
                                                      trigger_metadata={})
         body = self.functions["on_cluster_event"].client_function  # under the durable-client middleware
-        asyncio.run(body(event=delivered, client=self))
+        self._loop.run_until_complete(body(event=delivered, client=self))
 
     # ---- the host loop -------------------------------------------------------------------
     def run_all(self, *, workers: int = 1, orchestrators: int = 16, max_episodes: int = 100_000) -> list[Instance]:
