@@ -27,8 +27,8 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("wif_functions.orchestrator")
 
-# Every replay parses every history timestamp: with dateutil's general parser that is two
-# thirds of a replay (wif_functions.timestamps). Done here, where the orchestrator is indexed.
+# Every replay parses every history timestamp: with dateutil's general parser that was a third
+# of a replay's CPU (wif_functions.timestamps). Done here, where the orchestrator is indexed.
 timestamps.install()
 
 ACTIVITY = "run_step"
