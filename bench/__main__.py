@@ -26,6 +26,8 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--clusters", type=int, default=200, help="fleet size (default 200)")
     p.add_argument("--workers", type=int, default=None,
                    help="fleet concurrency (default: host.json maxConcurrentActivityFunctions)")
+    p.add_argument("--fleet-runs", type=int, default=3,
+                   help="fleet runs, each on a fresh sandbox; the median is reported (default 3)")
     p.add_argument("--latency", type=float, default=0.05, help="seconds added to every sandbox call in the fleet")
     p.add_argument("--msi-rate", type=float, default=0.25, help="federated credential writes/s per identity (0 = off)")
     p.add_argument("--sandbox", choices=("process", "inline"), default="process",
@@ -55,8 +57,8 @@ def main(argv: Optional[list[str]] = None) -> int:
     if "propagation" in parts:
         _step("propagation lag", results, lambda: propagation.measure(args.propagation_delay))
     if "fleet" in parts:
-        _step("fleet", results, lambda: fleet.run(
-            args.clusters, steady=int(str(results["calls_per_cluster_steady"])),
+        _step("fleet", results, lambda: fleet.repeat(
+            args.fleet_runs, args.clusters, steady=int(str(results["calls_per_cluster_steady"])),
             first=int(str(results["calls_per_cluster_first"])), workers=args.workers, latency_s=args.latency,
             msi_rate_per_s=args.msi_rate, mode=args.sandbox))
     results["bench_seconds"] = round(time.monotonic() - started, 1)

@@ -266,6 +266,22 @@ def run(clusters: int = 200, *, steady: int, first: int, workers: Optional[int] 
     return out
 
 
+def repeat(runs: int, clusters: int = 200, **kwargs: Any) -> dict[str, object]:
+    """``run`` ``runs`` times, each on a fresh sandbox: the median run (by seconds), judged strictly.
+
+    One run on a shared machine can be lucky or unlucky by ±0.5 s; the median of three is what
+    the fleet typically does. A failure or a duplicate in any run counts.
+    """
+    done = [run(clusters, **kwargs) for _ in range(max(1, runs))]
+    seconds = [float(str(d["fleet_seconds"])) for d in done]
+    median = done[sorted(range(len(done)), key=lambda i: seconds[i])[len(done) // 2]]
+    return {**median, "fleet_runs": len(done),
+            "fleet_failed": max(int(str(d["fleet_failed"])) for d in done),
+            "fleet_duplicates": max(int(str(d["fleet_duplicates"])) for d in done),
+            "fleet_seconds_each": seconds,
+            "fleet_ratio_each": [d["fleet_ratio_to_bound"] for d in done]}
+
+
 def main(argv: Optional[list[str]] = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.fleet")
     parser.add_argument("command", choices=["serve"])

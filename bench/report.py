@@ -54,8 +54,9 @@ ROWS: tuple[str, ...] = (
     "cold_start_ratio", "cold_start_app_s", "cold_start_sdk_s", "cold_start_baseline_s",
     "calls_per_cluster_first", "calls_per_cluster_steady", "calls_per_cluster_first_runner",
     "calls_per_cluster_steady_runner", "writes_per_cluster_steady",
-    "fleet_clusters", "fleet_events", "fleet_workers", "fleet_failed", "fleet_duplicates", "fleet_seconds",
-    "fleet_lower_bound_seconds", "fleet_ratio_to_bound", "fleet_ratio_to_bound_plus_floor", "fleet_calls",
+    "fleet_clusters", "fleet_events", "fleet_workers", "fleet_runs", "fleet_failed", "fleet_duplicates",
+    "fleet_seconds", "fleet_seconds_each", "fleet_lower_bound_seconds", "fleet_ratio_to_bound", "fleet_ratio_each",
+    "fleet_ratio_to_bound_plus_floor", "fleet_calls",
     "fleet_calls_must", "fleet_throttled",
     "fleet_federated_s", "fleet_throttle_floor_s", "fleet_client_cpu_s", "fleet_sandbox_cpu_s",
     "propagation_delay_s", "propagation_lag_s", "propagation_exchanges",
@@ -67,6 +68,8 @@ def goal_of(key: str) -> Optional[Goal]:
 
 
 def _fmt(value: object) -> str:
+    if isinstance(value, list):
+        return " ".join(_fmt(v) for v in value)
     if isinstance(value, float):
         return f"{value:.3f}" if abs(value) < 10 else f"{value:.1f}"
     return str(value)

@@ -11,6 +11,8 @@ import json
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 import bench
 from bench import calls, cold_start, fleet, propagation, report
 from wif_core import manifests
@@ -89,3 +91,15 @@ def test_results_json_has_the_keys_issue_6_names(tmp_path: Path) -> None:
     assert json.loads((tmp_path / "results.json").read_text()) == json.loads(json.dumps(doc))
     assert doc["goals_met"] is True and set(results) <= set(doc)
     assert "fleet_ratio_to_bound" in report.table(results)
+
+
+def test_repeated_fleet_runs_report_the_median_and_any_failure(monkeypatch: pytest.MonkeyPatch) -> None:
+    outcomes = iter([{"fleet_seconds": 15.0, "fleet_ratio_to_bound": 1.5, "fleet_failed": 0, "fleet_duplicates": 0},
+                     {"fleet_seconds": 13.0, "fleet_ratio_to_bound": 1.3, "fleet_failed": 0, "fleet_duplicates": 1},
+                     {"fleet_seconds": 14.0, "fleet_ratio_to_bound": 1.4, "fleet_failed": 2, "fleet_duplicates": 0}])
+    monkeypatch.setattr(fleet, "run", lambda clusters, **kwargs: dict(next(outcomes)))
+    measured = fleet.repeat(3, 200)
+    assert measured["fleet_seconds"] == 14.0 and measured["fleet_ratio_to_bound"] == 1.4, "the median run"
+    assert measured["fleet_failed"] == 2 and measured["fleet_duplicates"] == 1, "the worst of any run"
+    assert measured["fleet_seconds_each"] == [15.0, 13.0, 14.0] and measured["fleet_runs"] == 3
+    assert "1.500 1.300 1.400" in report.table(measured)
