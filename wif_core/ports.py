@@ -96,12 +96,12 @@ class Writers:
         self._lock = threading.Lock()
         self._released = threading.Condition(self._lock)
 
-    def wait(self, key: str, timeout_s: float, clock: Callable[[], float] = time.monotonic) -> bool:
+    def wait(self, key: str, timeout_s: float) -> bool:
         """Until nobody writes ``key`` (True) or ``timeout_s`` has passed with a writer still at it (False)."""
-        end = clock() + timeout_s
+        end = time.monotonic() + timeout_s
         with self._released:
             while key in self._held:
-                left = end - clock()
+                left = end - time.monotonic()
                 if left <= 0:
                     return False
                 self._released.wait(left)

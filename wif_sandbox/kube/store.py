@@ -47,18 +47,12 @@ class Store:
             return str(self._revision)
 
     def get(self, rt: ResourceType, namespace: str, name: str) -> Optional[Obj]:
-        with self.lock:
-            obj = self._objects.get(key_of(rt, namespace, name))
-            return copy.deepcopy(obj) if obj is not None else None
+        obj = self.peek(rt, namespace, name)
+        return copy.deepcopy(obj) if obj is not None else None
 
     def list(self, rt: ResourceType, namespace: str = "") -> list[Obj]:
         """Objects of a type, in etcd key order; ``namespace=""`` means all namespaces."""
-        with self.lock:
-            found = [
-                (k, o) for k, o in self._objects.items()
-                if k[:2] == (rt.group, rt.plural) and (not namespace or k[2] == namespace)
-            ]
-            return [copy.deepcopy(o) for _, o in sorted(found, key=lambda item: item[0])]
+        return [copy.deepcopy(o) for o in self.scan(rt, namespace)]
 
     def peek(self, rt: ResourceType, namespace: str, name: str) -> Optional[Obj]:
         """``get`` without the copy, for readers that never change what they read (authorization)."""
