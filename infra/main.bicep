@@ -129,8 +129,14 @@ param aksServerAppId string = '6dae42f8-4368-4678-94ff-3960e28e3630'
 @description('WIF_AAD_ENVIRONMENT_NAME: AAD_ENVIRONMENT_NAME given to argocd-k8s-auth.')
 param aadEnvironmentName string = 'AzurePublicCloud'
 
-@description('WIF_FEDERATED_TOKEN_FILE: projected token path inside the Argo CD pods.')
-param federatedTokenFile string = '/var/run/secrets/azure/tokens/azure-identity-token'
+@description('WIF_CLUSTER_NAME_TEMPLATE: Argo CD cluster name template; empty = {name}-{hash}.')
+param clusterNameTemplate string = ''
+
+@description('WIF_FEDERATED_TOKEN_FILE: opt-in AZURE_FEDERATED_TOKEN_FILE in the cluster Secret; empty = the workload identity webhook\'s.')
+param federatedTokenFile string = ''
+
+@description('WIF_ARGOCD_AUTHORITY_HOST: opt-in AZURE_AUTHORITY_HOST in the cluster Secret; empty = the workload identity webhook\'s.')
+param argoCdAuthorityHost string = ''
 
 // ---------------------------------------------------------------------------
 // Names and derived values
@@ -192,7 +198,9 @@ var wifAppSettings = {
   AZURE_AUTHORITY_HOST: authorityHost
   WIF_AKS_SERVER_APP_ID: aksServerAppId
   WIF_AAD_ENVIRONMENT_NAME: aadEnvironmentName
+  WIF_CLUSTER_NAME_TEMPLATE: clusterNameTemplate
   WIF_FEDERATED_TOKEN_FILE: federatedTokenFile
+  WIF_ARGOCD_AUTHORITY_HOST: argoCdAuthorityHost
 }
 
 // ---------------------------------------------------------------------------

@@ -21,7 +21,7 @@ TENANT = "11111111-1111-1111-1111-111111111111"
 HUB_ID = f"/subscriptions/{SUB}/resourceGroups/argocd-rg/providers/Microsoft.ContainerService/managedClusters/hub"
 IDENTITY_ID = f"/subscriptions/{SUB}/resourceGroups/argocd-rg/providers/Microsoft.ManagedIdentity/userAssignedIdentities/argocd"
 CA_DATA = base64.b64encode(b"-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n").decode()
-WRITES = ("put", "create", "replace", "delete", "run")
+WRITES = ("put", "create", "replace", "patch", "delete", "run")
 
 
 def cluster_id(name: str, rg: str = "rg-apps") -> str:
@@ -219,7 +219,8 @@ class _Tokens:
             if credential.issuer == issuer and credential.subject == subject:
                 if self.w.clock() - written >= self.w.propagation_delay:
                     return
-        raise errors.NotReady("AADSTS70021: No matching federated identity record found for presented assertion.")
+        raise errors.NotFederated("AADSTS70021: No matching federated identity record found for presented assertion.",
+                                  70021)
 
 
 class _Kube:
@@ -269,6 +270,16 @@ class _Kube:
         self.store[key] = self._stored(obj)
         return copy.deepcopy(self.store[key])
 
+    def patch(self, api_version: str, kind: str, namespace: Optional[str], name: str,
+              merge: dict[str, Any]) -> dict[str, Any]:
+        self._op(f"{kind}.patch")
+        have = self.store.get((kind, namespace, name))
+        wanted = (merge.get("metadata") or {}).get("resourceVersion")
+        if have is None or (wanted and have["metadata"]["resourceVersion"] != wanted):
+            raise errors.Conflict("the object has been modified")
+        self.store[(kind, namespace, name)] = self._stored(_merge_patch(have, merge))
+        return copy.deepcopy(self.store[(kind, namespace, name)])
+
     def delete(self, api_version: str, kind: str, namespace: Optional[str], name: str) -> bool:
         self._op(f"{kind}.delete")
         return self.store.pop((kind, namespace, name), None) is not None
@@ -282,6 +293,19 @@ class _Kube:
               namespace: Optional[str] = None) -> tuple[bool, str]:
         self._op("sar.review")
         return self.w.allowed(self.ref, user)
+
+
+def _merge_patch(target: Any, patch: Any) -> Any:
+    """RFC 7386, as the API server applies application/merge-patch+json."""
+    if not isinstance(patch, dict):
+        return copy.deepcopy(patch)
+    out = copy.deepcopy(target) if isinstance(target, dict) else {}
+    for key, value in patch.items():
+        if value is None:
+            out.pop(key, None)
+        else:
+            out[key] = _merge_patch(out.get(key), value)
+    return out
 
 
 class _Roles:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import re
+import string
 from dataclasses import dataclass, field
 from typing import Callable, Mapping, Optional, TypeVar
 
@@ -18,6 +19,10 @@ T = TypeVar("T")
 AKS_SERVER_APP_ID = "6dae42f8-4368-4678-94ff-3960e28e3630"  # same in every public/sovereign cloud
 AKS_RBAC_CLUSTER_ADMIN = "b1ff04bb-8a4e-4dc4-8eb5-8693973ce19b"
 TOKEN_EXCHANGE_AUDIENCE = "api://AzureADTokenExchange"
+# argocd-k8s-auth's defaults (argo-cd cmd/argocd-k8s-auth/commands/azure.go): not written into the Secret.
+DEFAULT_AAD_ENVIRONMENT = "AzurePublicCloud"
+DEFAULT_NAME_TEMPLATE = "{name}-{hash}"
+NAME_FIELDS = ("name", "resource_group", "subscription_id", "location", "hash")
 
 _DNS_LABEL = re.compile(r"[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?")
 _DNS_SUBDOMAIN = re.compile(r"[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?")
@@ -46,7 +51,14 @@ SETTINGS: dict[str, tuple[Optional[str], str]] = {
     "AZURE_AUTHORITY_HOST": ("https://login.microsoftonline.com", "Entra ID authority host (also read by azure-identity)"),
     "WIF_AKS_SERVER_APP_ID": (AKS_SERVER_APP_ID, "application id of the AKS AAD server (token audience)"),
     "WIF_AAD_ENVIRONMENT_NAME": ("AzurePublicCloud", "AAD_ENVIRONMENT_NAME given to argocd-k8s-auth"),
-    "WIF_FEDERATED_TOKEN_FILE": ("/var/run/secrets/azure/tokens/azure-identity-token", "token file path inside Argo CD pods"),
+    # Empty by default (= DEFAULT_NAME_TEMPLATE): azd's ${NAME=default} cannot carry a "}" in its default.
+    "WIF_CLUSTER_NAME_TEMPLATE": (
+        "", "Argo CD cluster name, empty = {name}-{hash}; fields {name} {resource_group} {subscription_id} {location} "
+        "{hash}, made DNS-safe; must hold {hash} or all of {name} {resource_group} {subscription_id}"),
+    "WIF_FEDERATED_TOKEN_FILE": (
+        "", "opt-in override of AZURE_FEDERATED_TOKEN_FILE in the Secret; empty = the webhook's (recommended)"),
+    "WIF_ARGOCD_AUTHORITY_HOST": (
+        "", "opt-in override of AZURE_AUTHORITY_HOST in the Secret; empty = the webhook's (recommended)"),
 }
 SETTING_NAMES: tuple[str, ...] = tuple(SETTINGS)
 
@@ -136,7 +148,11 @@ class Settings:
     authority_host: str = "https://login.microsoftonline.com"
     aks_server_app_id: str = AKS_SERVER_APP_ID
     aad_environment_name: str = "AzurePublicCloud"
-    federated_token_file: str = "/var/run/secrets/azure/tokens/azure-identity-token"
+    cluster_name_template: str = DEFAULT_NAME_TEMPLATE
+    # Opt-in overrides of what the workload-identity webhook injects into Argo CD's pods
+    # (empty: not written, the webhook's value holds and follows its upgrades).
+    federated_token_file: str = ""
+    argocd_authority_host: str = ""
     extra: Mapping[str, str] = field(default_factory=dict, compare=False)
 
     @property
@@ -190,7 +206,10 @@ class Settings:
             authority_host=_https("AZURE_AUTHORITY_HOST", get("AZURE_AUTHORITY_HOST")),
             aks_server_app_id=_guid("WIF_AKS_SERVER_APP_ID", get("WIF_AKS_SERVER_APP_ID")),
             aad_environment_name=_aad_env(get("WIF_AAD_ENVIRONMENT_NAME")),
+            cluster_name_template=_name_template(get("WIF_CLUSTER_NAME_TEMPLATE")),
             federated_token_file=_abs_path("WIF_FEDERATED_TOKEN_FILE", get("WIF_FEDERATED_TOKEN_FILE")),
+            argocd_authority_host=_optional(get("WIF_ARGOCD_AUTHORITY_HOST"),
+                                            lambda raw: _https("WIF_ARGOCD_AUTHORITY_HOST", raw) + "/"),
         )
 
 
@@ -250,8 +269,33 @@ def _aad_env(raw: str) -> str:
     return value
 
 
+def _optional(raw: str, parse: Callable[[str], str]) -> str:
+    return parse(raw) if raw.strip() else ""
+
+
 def _abs_path(name: str, raw: str) -> str:
     value = raw.strip()
+    if not value:
+        return ""
     if not value.startswith("/") or "\n" in value:
-        raise _fail(name, "an absolute path", raw)
+        raise _fail(name, "an absolute path (or empty)", raw)
+    return value
+
+
+def _name_template(raw: str) -> str:
+    """``{name}-{hash}``-style; only known fields, and enough of them to tell any two clusters apart."""
+    value = raw.strip()
+    if not value:
+        return DEFAULT_NAME_TEMPLATE
+    expected = "a template of {name} {resource_group} {subscription_id} {location} {hash}"
+    try:
+        fields = {f for _, f, _, _ in string.Formatter().parse(value) if f is not None}
+    except ValueError:
+        raise _fail("WIF_CLUSTER_NAME_TEMPLATE", expected, raw) from None
+    unknown = fields - set(NAME_FIELDS)
+    if unknown or not fields:
+        raise _fail("WIF_CLUSTER_NAME_TEMPLATE", f"{expected} (unknown: {', '.join(sorted(unknown)) or 'none used'})", raw)
+    if "hash" not in fields and not {"name", "resource_group", "subscription_id"} <= fields:
+        raise _fail("WIF_CLUSTER_NAME_TEMPLATE", "unique per cluster: use {hash}, or all of {name} {resource_group} "
+                    "{subscription_id}", raw)
     return value

@@ -73,6 +73,16 @@ class NotReady(TemporaryError):
     """
 
 
+class NotFederated(NotReady):
+    """Entra found no federated credential for the assertion yet: AADSTS70021 (none for its issuer
+    and subject), 700211 (none for its issuer), 700213 (none for its subject). While a credential
+    propagates Entra answers these too, so it is waited for; ``code`` names which one."""
+
+    def __init__(self, message: str, code: int) -> None:
+        super().__init__(message)
+        self.code = code
+
+
 class Conflict(TemporaryError):
     """HTTP 409: AlreadyExists, a stale resourceVersion, or a concurrent write.
 

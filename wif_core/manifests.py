@@ -6,10 +6,12 @@ workload identity and gets a short-lived token itself.
 """
 from __future__ import annotations
 
+import base64
 import hashlib
 import json
 import re
 import uuid
+from dataclasses import dataclass
 from typing import Any
 
 from wif_core import config, model
@@ -70,25 +72,84 @@ def role_definition_id(subscription_id: str, role_guid: str) -> str:
 
 
 def exec_provider_config(settings: config.Settings, identity: model.IdentityFacts) -> dict[str, Any]:
-    return {
-        "command": "argocd-k8s-auth",
-        "args": ["azure"],
-        "apiVersion": "client.authentication.k8s.io/v1beta1",
-        "env": {
-            "AAD_LOGIN_METHOD": "workloadidentity",
-            "AZURE_CLIENT_ID": identity.client_id,
-            "AZURE_TENANT_ID": identity.tenant_id,
-            "AZURE_FEDERATED_TOKEN_FILE": settings.federated_token_file,
-            "AZURE_AUTHORITY_HOST": settings.authority_host + "/",
-            "AAD_ENVIRONMENT_NAME": settings.aad_environment_name,
-            "AAD_SERVER_APPLICATION_ID": settings.aks_server_app_id,
-        },
-    }
+    """What ``argocd-k8s-auth azure`` needs beyond what the workload-identity webhook injects.
+
+    The webhook (azure-workload-identity, pkg/webhook) gives Argo CD's containers AZURE_CLIENT_ID,
+    AZURE_TENANT_ID, AZURE_FEDERATED_TOKEN_FILE and AZURE_AUTHORITY_HOST. client-go runs the
+    plugin with the process env followed by this ``env`` (the last duplicate wins), so a value
+    written here overrides the webhook's and goes stale when it changes (v1.6.0 moved the token
+    file). Written: the identity's client id (it selects the identity), the login method, and
+    argocd-k8s-auth's own variables where they differ from its defaults; the token file and the
+    authority only as the explicit opt-ins WIF_FEDERATED_TOKEN_FILE / WIF_ARGOCD_AUTHORITY_HOST.
+    """
+    env = {"AAD_LOGIN_METHOD": "workloadidentity", "AZURE_CLIENT_ID": identity.client_id}
+    if settings.aad_environment_name != config.DEFAULT_AAD_ENVIRONMENT:
+        env["AAD_ENVIRONMENT_NAME"] = settings.aad_environment_name
+    if settings.aks_server_app_id != config.AKS_SERVER_APP_ID:
+        env["AAD_SERVER_APPLICATION_ID"] = settings.aks_server_app_id
+    if settings.federated_token_file:
+        env["AZURE_FEDERATED_TOKEN_FILE"] = settings.federated_token_file
+    if settings.argocd_authority_host:
+        env["AZURE_AUTHORITY_HOST"] = settings.argocd_authority_host
+    return {"command": "argocd-k8s-auth", "args": ["azure"], "apiVersion": "client.authentication.k8s.io/v1beta1",
+            "env": env}
+
+
+def argocd_name(settings: config.Settings, target: model.ClusterFacts) -> str:
+    """The cluster's name in Argo CD (UI, ``--dest-name``, ApplicationSet ``{{name}}``): a DNS label.
+
+    From WIF_CLUSTER_NAME_TEMPLATE and the canonical id; ``{hash}`` is of the case-insensitive id,
+    so two clusters called ``prod`` in different groups or subscriptions never share a name.
+    Past 63 characters the text is cut and the hash appended, which keeps it unique.
+    """
+    ref, digest = target.ref, _digest(target.ref.key)
+    text = settings.cluster_name_template.format(
+        name=ref.name, resource_group=ref.resource_group, subscription_id=ref.subscription_id,
+        location=target.location, hash=digest)
+    name = re.sub(r"-{2,}", "-", re.sub(r"[^a-z0-9-]+", "-", text.lower())).strip("-")
+    if len(name) > 63:
+        name = name[:54].rstrip("-") + "-" + digest
+    return name or f"cluster-{digest}"
+
+
+@dataclass(frozen=True)
+class TagLabels:
+    """The labels WIF_LABEL_TAGS asks for, and what was rewritten or skipped on the way (for the result)."""
+
+    labels: dict[str, str]
+    notes: tuple[str, ...]
+
+
+def tag_labels(settings: config.Settings, tags: dict[str, str]) -> TagLabels:
+    """Pure: Azure tags -> ``tags.aks-argocd-wif.io/<key>`` labels, each change reported.
+
+    Tag names are matched case-insensitively (as Azure treats them); clashes (two tags giving one
+    label key) are resolved by sorted tag name, the first wins, whatever the order of the setting.
+    """
+    labels: dict[str, str] = {}
+    notes: list[str] = []
+    source: dict[str, str] = {}
+    for wanted in sorted(settings.label_tags, key=lambda t: (t.lower(), t)):
+        found = sorted((k, v) for k, v in tags.items() if k.lower() == wanted.lower())
+        if not found:
+            notes.append(f"tag {wanted!r} skipped: the cluster has no such tag")
+            continue
+        tag, value = found[0]
+        key = TAG_LABEL_PREFIX + label_key_name(tag)
+        if key in labels:
+            notes.append(f"tag {tag!r} skipped: label {key} already comes from tag {source[key]!r}")
+            continue
+        labels[key], source[key] = label_value(value), tag
+        if label_key_name(tag) != tag:
+            notes.append(f"tag {tag!r} written as label key {key}")
+        if labels[key] != value:
+            notes.append(f"tag {tag!r} value {value[:80]!r} written as label value {labels[key]!r}")
+    return TagLabels(labels, tuple(notes))
 
 
 def cluster_secret(settings: config.Settings, target: model.ClusterFacts,
                    identity: model.IdentityFacts) -> dict[str, Any]:
-    """The Argo CD declarative cluster Secret (label secret-type=cluster)."""
+    """The Argo CD declarative cluster Secret (label secret-type=cluster), from the canonical id."""
     ref = target.ref
     cfg = {
         "execProviderConfig": exec_provider_config(settings, identity),
@@ -104,10 +165,7 @@ def cluster_secret(settings: config.Settings, target: model.ClusterFacts,
         LABEL_PREFIX + "rbac": "azure" if target.azure_rbac else "kubernetes",
     }
     tags = target.tag_map()
-    for tag in settings.label_tags:
-        for key, value in tags.items():
-            if key.lower() == tag.lower():
-                labels[TAG_LABEL_PREFIX + label_key_name(tag)] = label_value(value)
+    labels.update(tag_labels(settings, tags).labels)
     return {
         "apiVersion": "v1",
         "kind": "Secret",
@@ -123,11 +181,35 @@ def cluster_secret(settings: config.Settings, target: model.ClusterFacts,
         },
         "type": "Opaque",
         "stringData": {
-            "name": ref.name,
+            "name": argocd_name(settings, target),
             "server": target.server,
             "config": json.dumps(cfg, sort_keys=True),
         },
     }
+
+
+def owned_label(key: str) -> bool:
+    """Labels under our prefixes are ours to write and to remove; every other label is someone else's."""
+    return key.startswith((LABEL_PREFIX, TAG_LABEL_PREFIX))
+
+
+def secret_patch(desired: dict[str, Any], existing: dict[str, Any]) -> dict[str, Any]:
+    """Pure: the JSON merge patch (RFC 7386) that brings ``existing`` to ``desired`` in the fields we own.
+
+    Owned: ``data`` keys name/server/config, our labels and annotations. Everything people add in
+    Argo CD (project, namespaces, clusterResources, shard, their labels and annotations) is left as it
+    is; our labels that ``desired`` no longer has (a tag dropped from WIF_LABEL_TAGS) are removed.
+    ``resourceVersion`` makes it conditional: a concurrent edit answers 409 and we decide again.
+    """
+    meta = existing.get("metadata") or {}
+    labels: dict[str, Any] = dict(desired["metadata"]["labels"])
+    for key in meta.get("labels") or {}:
+        if owned_label(key) and key not in labels:
+            labels[key] = None
+    data = {k: base64.b64encode(v.encode("utf-8")).decode("ascii") for k, v in desired["stringData"].items()}
+    return {"metadata": {"labels": labels, "annotations": dict(desired["metadata"]["annotations"]),
+                         "resourceVersion": meta.get("resourceVersion")},
+            "data": data}
 
 
 def cluster_role_binding(settings: config.Settings, identity: model.IdentityFacts) -> dict[str, Any]:

@@ -164,8 +164,28 @@ class FederatedCredential:
     audiences: tuple[str, ...] = ("api://AzureADTokenExchange",)
 
     def same_trust(self, other: FederatedCredential) -> bool:
-        """Entra treats issuer+subject as the identity of a credential, whatever its name."""
-        return self.issuer.rstrip("/") == other.issuer.rstrip("/") and self.subject == other.subject
+        """Entra treats issuer+subject as the identity of a credential, whatever its name.
+
+        Compared byte for byte, as Entra compares a token's ``iss`` and ``sub``: AKS issuer URLs
+        end with ``/``, and a credential without it never matches their tokens.
+        """
+        return self.issuer == other.issuer and self.subject == other.subject
+
+    def near_miss(self, other: FederatedCredential) -> str:
+        """Pure: why ``other`` looks like ``self`` but cannot match it at Entra ("" if it is not a near miss)."""
+        if self.same_trust(other):
+            return ""
+        if self.subject == other.subject and self.issuer != other.issuer:
+            if self.issuer.rstrip("/") == other.issuer.rstrip("/"):
+                return (f"credential {other.name} trusts issuer {other.issuer!r}, which differs from {self.issuer!r} "
+                        "only by the trailing slash: Entra compares issuers exactly")
+            if self.issuer.lower() == other.issuer.lower():
+                return (f"credential {other.name} trusts issuer {other.issuer!r}, which differs from {self.issuer!r} "
+                        "only in casing: Entra compares issuers exactly")
+        if self.issuer == other.issuer and self.subject.lower() == other.subject.lower():
+            return (f"credential {other.name} trusts subject {other.subject!r}, which differs from {self.subject!r} "
+                    "only in casing: Entra compares subjects exactly")
+        return ""
 
 
 @dataclass(frozen=True)
@@ -199,6 +219,7 @@ class Federated:
     identity_id: str
     credentials: tuple[FederatedCredential, ...]
     created: tuple[str, ...] = ()
+    notes: tuple[str, ...] = ()  # near misses: same subject, issuer differing only by "/" or casing
 
 
 @dataclass(frozen=True)
@@ -211,6 +232,7 @@ class Registered:
     namespace: str
     name: str
     action: str  # created | updated | unchanged
+    notes: tuple[str, ...] = ()  # Azure tags rewritten or skipped on their way to labels
 
 
 @dataclass(frozen=True)

@@ -56,6 +56,10 @@ class Kube(Protocol):
     def replace(self, obj: KubeObject) -> KubeObject:
         """PUT with ``metadata.resourceVersion``: a stale version raises ``errors.Conflict``."""
 
+    def patch(self, api_version: str, kind: str, namespace: Optional[str], name: str, merge: KubeObject) -> KubeObject:
+        """JSON merge patch (RFC 7386); a ``metadata.resourceVersion`` in it is a precondition
+        (stale: ``errors.Conflict``), a vanished object is ``errors.Conflict`` too (decide again)."""
+
     def delete(self, api_version: str, kind: str, namespace: Optional[str], name: str) -> bool:
         """True if it existed."""
 

@@ -111,11 +111,13 @@ def summary(result: object) -> str:
         extra = "" if result.eligible else f" (not eligible: {result.reason})"
         return f"{t.ref.name}: {t.provisioning_state}, {where}, {rbac}{extra}"
     if isinstance(result, model.Federated):
-        return f"{len(result.credentials)} credential(s), created {len(result.created)}"
+        notes = "".join(f"; {note}" for note in result.notes)
+        return f"{len(result.credentials)} credential(s), created {len(result.created)}{notes}"
     if isinstance(result, model.Propagated):
         return f"token exchange works for {len(result.subjects)} service account(s)"
     if isinstance(result, model.Registered):
-        return f"Secret {result.namespace}/{result.name} {result.action}"
+        notes = "".join(f"; {note}" for note in result.notes)
+        return f"Secret {result.namespace}/{result.name} {result.action}{notes}"
     if isinstance(result, model.Bound):
         return f"{result.mode} binding {result.name} {result.action} via {result.via}"
     if isinstance(result, model.Verified):

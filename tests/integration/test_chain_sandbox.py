@@ -48,7 +48,7 @@ def test_onboard_then_again_without_writes_then_offboard(w: wired.Wired) -> None
     assert secret is not None and secret["metadata"]["labels"][manifests.LABEL_SECRET_TYPE] == "cluster"
     data = {k: base64.b64decode(v).decode() for k, v in secret["data"].items()}
     target = w.ports.clusters.get_cluster(ref)
-    assert data["server"] == target.server and data["name"] == ref.name
+    assert data["server"] == target.server and data["name"] == manifests.argocd_name(w.settings, target)
     config = json.loads(data["config"])
     assert config["tlsClientConfig"] == {"insecure": False, "caData": target.ca_data}
     assert config["execProviderConfig"]["command"] == "argocd-k8s-auth"

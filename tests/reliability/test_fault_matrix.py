@@ -70,7 +70,7 @@ _BIND = {
 _VERIFY = {"private": ["arm.runcommand.run"]}
 # Writes that only happen when something is already there but out of date.
 _STALE = [
-    ("stale-secret", "register", "kube.Secret.replace"),
+    ("stale-secret", "register", "kube.Secret.patch"),
     ("stale-subjects", "bind_rbac", "kube.ClusterRoleBinding.replace"),
     ("stale-role-ref", "bind_rbac", "kube.ClusterRoleBinding.delete"),
     ("stale-role-ref", "bind_rbac", "kube.ClusterRoleBinding.create"),
@@ -119,7 +119,7 @@ def _cases() -> list[Any]:
         if kind in ("kube-rbac", "in-cluster"):
             cases += [Case(kind, "register", sc, step, op, fault) for sc, step, op in _STALE for fault in FAULTS]
         elif kind == "azure-rbac":
-            cases += [Case(kind, "register", "stale-secret", "register", "kube.Secret.replace", f) for f in FAULTS]
+            cases += [Case(kind, "register", "stale-secret", "register", "kube.Secret.patch", f) for f in FAULTS]
         # A registered cluster that lost its opt-in tag: the register chain ends in its deregister step.
         cases += [Case(kind, "register", "opted-out", "deregister", op, fault)
                   for op in _deregister_ops(kind, "opted-out") for fault in FAULTS]

@@ -272,8 +272,9 @@ def test_token_exchange_not_propagated_then_transient(arm: FakeARM, sleeps: list
         exchange.exchange(tenant_id=fakes.TENANT, client_id="c-1", assertion="a", scope="s/.default")
     assert len(arm.requests) == 4 and len(sleeps) == 2
     arm.on("POST", token_path, entra_answer("AADSTS700213: No matching federated identity record for subject."))
-    with pytest.raises(errors.PermanentError, match="WIF_ARGOCD_SERVICE_ACCOUNTS"):
+    with pytest.raises(errors.NotFederated, match="subject"):
         exchange.exchange(tenant_id=fakes.TENANT, client_id="c-1", assertion="a", scope="s/.default")
+    assert len(arm.requests) == 5  # waited for by the runner, not retried here
 
 
 class SeenKwargs(FakeARM):

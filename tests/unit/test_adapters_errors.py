@@ -81,13 +81,16 @@ def test_connection_failures_are_unreachable_and_tls_failures_permanent() -> Non
     assert type(tls) is errors.PermanentError and "REQUESTS_CA_BUNDLE" in tls.message
 
 
-def test_aadsts70021_is_not_ready_and_its_longer_cousins_are_not() -> None:
-    assert isinstance(errors_map.from_azure(entra_error("AADSTS70021: No matching federated identity record."), "x"),
-                      errors.NotReady)
-    issuer = errors_map.from_azure(entra_error("AADSTS700211: No matching federated identity record for issuer."), "x")
-    assert type(issuer) is errors.PermanentError and "issuer" in issuer.message and "AADSTS700211" in issuer.message
-    subject = errors_map.from_azure(entra_error("AADSTS700213: No matching federated identity record for subject."), "x")
-    assert "WIF_ARGOCD_SERVICE_ACCOUNTS" in subject.message
+def test_federation_mismatches_are_waited_for_and_say_which_part_matched_none() -> None:
+    # While a credential propagates Entra answers 70021, and on an identity with several credentials
+    # 700211 (issuer) or 700213 (subject): all "not yet", the step diagnoses at its deadline.
+    cases = {70021: "not reached Entra", 700211: "issuer", 700213: "subject"}
+    for code, words in cases.items():
+        mapped = errors_map.from_azure(entra_error(f"AADSTS{code}: No matching federated identity record found."), "x")
+        assert type(mapped) is errors.NotFederated and mapped.code == code, code
+        assert words in mapped.message and f"AADSTS{code}" in mapped.message
+    other = errors_map.from_azure(entra_error("AADSTS700212: No matching federated identity record for audience."), "x")
+    assert type(other) is errors.PermanentError and "api://AzureADTokenExchange" in other.message
 
 
 def test_entra_messages_drop_trace_ids_and_transient_codes_retry() -> None:

@@ -68,7 +68,9 @@ def test_defaults() -> None:
     assert s.authority_host == "https://login.microsoftonline.com"
     assert s.aks_server_app_id == config.AKS_SERVER_APP_ID and s.aks_scope == f"{config.AKS_SERVER_APP_ID}/.default"
     assert s.aad_environment_name == "AzurePublicCloud"
-    assert s.federated_token_file == "/var/run/secrets/azure/tokens/azure-identity-token"
+    # The webhook owns the token file and the authority in Argo CD's pods: nothing is written by default.
+    assert s.federated_token_file == "" and s.argocd_authority_host == ""
+    assert s.cluster_name_template == "{name}-{hash}"
     assert s.subjects() == ("system:serviceaccount:argocd:argocd-application-controller",
                             "system:serviceaccount:argocd:argocd-server")
 
@@ -108,6 +110,10 @@ VALID = {
     "WIF_AKS_SERVER_APP_ID": ("00000000-0000-0000-0000-0000000000aa", lambda s: s.aks_scope.startswith("00000000-")),
     "WIF_AAD_ENVIRONMENT_NAME": ("AzureChinaCloud", lambda s: s.aad_environment_name == "AzureChinaCloud"),
     "WIF_FEDERATED_TOKEN_FILE": ("/var/run/secrets/tokens/t", lambda s: s.federated_token_file == "/var/run/secrets/tokens/t"),
+    "WIF_ARGOCD_AUTHORITY_HOST": ("https://login.chinacloudapi.cn",
+                                  lambda s: s.argocd_authority_host == "https://login.chinacloudapi.cn/"),
+    "WIF_CLUSTER_NAME_TEMPLATE": ("{subscription_id}-{resource_group}-{name}",
+                                  lambda s: s.cluster_name_template == "{subscription_id}-{resource_group}-{name}"),
 }
 
 
@@ -166,6 +172,12 @@ INVALID = [
     ("WIF_AAD_ENVIRONMENT_NAME", "AzureGermanCloud", "AzurePublicCloud | AzureChinaCloud | AzureUSGovernmentCloud"),
     ("WIF_AAD_ENVIRONMENT_NAME", "azurepubliccloud", "AzurePublicCloud"),
     ("WIF_FEDERATED_TOKEN_FILE", "tokens/azure-identity-token", "absolute path"),
+    ("WIF_ARGOCD_AUTHORITY_HOST", "login.microsoftonline.com", "https:// URL"),
+    ("WIF_CLUSTER_NAME_TEMPLATE", "{name}", "unique per cluster"),
+    ("WIF_CLUSTER_NAME_TEMPLATE", "{name}-{resource_group}", "unique per cluster"),
+    ("WIF_CLUSTER_NAME_TEMPLATE", "{name}-{region}-{hash}", "unknown: region"),
+    ("WIF_CLUSTER_NAME_TEMPLATE", "{name", "template"),
+    ("WIF_CLUSTER_NAME_TEMPLATE", "prod", "none used"),
 ]
 
 

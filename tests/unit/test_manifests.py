@@ -62,7 +62,7 @@ def test_secret_is_an_argocd_declarative_cluster() -> None:
     assert s["metadata"]["labels"]["argocd.argoproj.io/secret-type"] == "cluster"
     assert set(s["stringData"]) == {"name", "server", "config"}
     assert "data" not in s
-    assert s["stringData"]["name"] == "aks-dev-01"
+    assert re.fullmatch(r"aks-dev-01-[0-9a-f]{8}", s["stringData"]["name"])  # unique across groups and subscriptions
     assert s["stringData"]["server"] == "https://aks-dev-01-dns-1a2b3c4d.hcp.westeurope.azmk8s.io:443"
     assert s["stringData"]["server"].startswith("https://")
 
@@ -74,17 +74,44 @@ def test_config_runs_argocd_k8s_auth_azure_with_workload_identity() -> None:
     assert exec_config["command"] == "argocd-k8s-auth"
     assert exec_config["args"] == ["azure"]
     assert exec_config["apiVersion"] == "client.authentication.k8s.io/v1beta1"
-    assert exec_config["env"] == {
-        "AAD_LOGIN_METHOD": "workloadidentity",
-        "AZURE_CLIENT_ID": IDENTITY.client_id,
-        "AZURE_TENANT_ID": IDENTITY.tenant_id,
-        "AZURE_FEDERATED_TOKEN_FILE": "/var/run/secrets/azure/tokens/azure-identity-token",
-        "AZURE_AUTHORITY_HOST": "https://login.microsoftonline.com/",
-        "AAD_ENVIRONMENT_NAME": "AzurePublicCloud",
-        # read by argocd-k8s-auth azure (cmd/argocd-k8s-auth/commands/azure.go); the AKS AAD server app
-        "AAD_SERVER_APPLICATION_ID": config.AKS_SERVER_APP_ID,
-    }
-    assert all(isinstance(v, str) for v in exec_config["env"].values())
+    # Only what the workload-identity webhook does not inject: it owns AZURE_TENANT_ID,
+    # AZURE_FEDERATED_TOKEN_FILE and AZURE_AUTHORITY_HOST (client-go appends this env after the
+    # pod's, last one wins, so writing them would override the webhook and go stale).
+    # argocd-k8s-auth's defaults (AzurePublicCloud, the AKS AAD server app id) are not repeated.
+    assert exec_config["env"] == {"AAD_LOGIN_METHOD": "workloadidentity", "AZURE_CLIENT_ID": IDENTITY.client_id}
+
+
+OTHER_SUB = "99999999-9999-4999-8999-999999999999"
+
+
+def test_two_clusters_of_one_name_get_distinct_dns_safe_argocd_names() -> None:
+    prods = [facts("prod", "rg-a"), facts("prod", "rg-b"),
+             facts("prod", "rg-a", ref=model.ClusterRef.parse(fakes.cluster_id("prod", "rg-a").replace(fakes.SUB, OTHER_SUB)))]
+    names = [secret(target=t)["stringData"]["name"] for t in prods]
+    assert len(set(names)) == 3, names
+    for name in names:
+        assert re.fullmatch(r"[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?", name), name
+    # Deterministic and blind to the casing of the id: ARM ids are case-insensitive.
+    upper = facts("prod", "rg-a", ref=model.ClusterRef.parse(fakes.cluster_id("PROD", "RG-A")))
+    assert secret(target=upper)["stringData"]["name"] == names[0]
+    # The bare name and resource group stay available to generators as labels.
+    labels = secret(target=prods[1])["metadata"]["labels"]
+    assert labels["azure.aks-argocd-wif.io/cluster-name"] == "prod" and labels["azure.aks-argocd-wif.io/resource-group"] == "rg-b"
+
+
+@pytest.mark.parametrize("template, expected", [
+    ("{name}", None),  # refused by config: not unique
+    ("{subscription_id}-{resource_group}-{name}", rf"{fakes.SUB}-rg-apps-prod"),
+    ("{location}/{name}.{hash}", r"westeurope-prod-[0-9a-f]{8}"),
+    ("{name}-" + "x" * 70 + "-{hash}", r"prod-x{49}-[0-9a-f]{8}"),
+])
+def test_name_template_is_made_dns_safe_and_kept_unique_when_cut(template: str, expected: str | None) -> None:
+    if expected is None:
+        with pytest.raises(config.errors.ConfigError, match="WIF_CLUSTER_NAME_TEMPLATE"):
+            fakes.settings(WIF_CLUSTER_NAME_TEMPLATE=template)
+        return
+    name = secret(fakes.settings(WIF_CLUSTER_NAME_TEMPLATE=template), facts("Prod"))["stringData"]["name"]
+    assert re.fullmatch(expected, name) and len(name) <= 63, name
 
 
 def test_tls_config_pins_the_cluster_ca() -> None:
@@ -104,15 +131,24 @@ def test_no_credential_anywhere(topology: str, azure_rbac: bool) -> None:
     assert "bearerToken" not in s["stringData"]["config"] and "password" not in s["stringData"]["config"]
 
 
-def test_sovereign_cloud_settings_reach_the_exec_env() -> None:
+def test_sovereign_cloud_settings_reach_the_exec_env_and_the_app_authority_does_not() -> None:
     s = secret(fakes.settings(AZURE_AUTHORITY_HOST="https://login.chinacloudapi.cn/",
-                              WIF_AAD_ENVIRONMENT_NAME="AzureChinaCloud", WIF_FEDERATED_TOKEN_FILE="/var/run/t/token",
-                              WIF_ARGOCD_NAMESPACE="gitops"))
+                              WIF_AAD_ENVIRONMENT_NAME="AzureChinaCloud", WIF_ARGOCD_NAMESPACE="gitops",
+                              WIF_AKS_SERVER_APP_ID="00000000-0000-0000-0000-0000000000aa"))
     env = cluster_config(s)["execProviderConfig"]["env"]
-    assert env["AZURE_AUTHORITY_HOST"] == "https://login.chinacloudapi.cn/"
     assert env["AAD_ENVIRONMENT_NAME"] == "AzureChinaCloud"
-    assert env["AZURE_FEDERATED_TOKEN_FILE"] == "/var/run/t/token"
+    assert env["AAD_SERVER_APPLICATION_ID"] == "00000000-0000-0000-0000-0000000000aa"
+    # The app's own authority is this app's; Argo CD's pods get theirs from the webhook.
+    assert "AZURE_AUTHORITY_HOST" not in env and "AZURE_FEDERATED_TOKEN_FILE" not in env
     assert s["metadata"]["namespace"] == "gitops"
+
+
+def test_token_file_and_authority_overrides_are_explicit_opt_ins() -> None:
+    s = secret(fakes.settings(WIF_FEDERATED_TOKEN_FILE="/var/run/t/token",
+                              WIF_ARGOCD_AUTHORITY_HOST="https://login.chinacloudapi.cn"))
+    env = cluster_config(s)["execProviderConfig"]["env"]
+    assert env["AZURE_FEDERATED_TOKEN_FILE"] == "/var/run/t/token"
+    assert env["AZURE_AUTHORITY_HOST"] == "https://login.chinacloudapi.cn/"
 
 
 # ---- labels and annotations -----------------------------------------------------------

@@ -97,12 +97,25 @@ def test_scope_parse_and_contains() -> None:
             model.Scope.parse(bad)
 
 
-def test_federated_credential_trust_ignores_name_and_issuer_slash() -> None:
+def test_federated_credential_trust_ignores_the_name_but_compares_issuer_and_subject_exactly() -> None:
     a = model.FederatedCredential("one", "https://oidc.example/x/", "system:serviceaccount:argocd:argocd-server")
-    assert a.same_trust(model.FederatedCredential("two", "https://oidc.example/x", a.subject))
+    assert a.same_trust(model.FederatedCredential("two", a.issuer, a.subject))
+    # Entra compares the token's iss byte for byte: AKS issuers end with "/", a credential without it never matches.
+    assert not a.same_trust(model.FederatedCredential("two", "https://oidc.example/x", a.subject))
+    assert not a.same_trust(model.FederatedCredential("two", "https://OIDC.example/x/", a.subject))
     assert not a.same_trust(model.FederatedCredential("one", a.issuer, "system:serviceaccount:argocd:other"))
     assert not a.same_trust(model.FederatedCredential("one", "https://oidc.example/y/", a.subject))
     assert a.audiences == ("api://AzureADTokenExchange",)
+
+
+def test_near_misses_are_named() -> None:
+    a = model.FederatedCredential("want", "https://oidc.example/x/", "system:serviceaccount:argocd:argocd-server")
+    slash = a.near_miss(model.FederatedCredential("hand-made", "https://oidc.example/x", a.subject))
+    assert "hand-made" in slash and "trailing slash" in slash
+    assert "casing" in a.near_miss(model.FederatedCredential("c", "https://OIDC.example/x/", a.subject))
+    assert "subject" in a.near_miss(model.FederatedCredential("c", a.issuer, a.subject.upper()))
+    assert a.near_miss(model.FederatedCredential("c", a.issuer, a.subject)) == ""  # a match is no miss
+    assert a.near_miss(model.FederatedCredential("c", "https://other.example/", a.subject)) == ""
 
 
 def test_cluster_facts_tag_map() -> None:

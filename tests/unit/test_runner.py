@@ -229,3 +229,99 @@ def test_changed_cluster_updates_the_secret(world: fakes.World, clock: fakes.Clo
     assert report.results["register"] == model.Registered("argocd", manifests.secret_name(ref), "updated")
     secret = world.object(fakes.HUB_ID, "Secret", "argocd", manifests.secret_name(ref))
     assert secret is not None and base64.b64decode(secret["data"]["server"]) == b"https://new:443"
+
+
+# ---- issue 16: the Secret's contract on re-registration, canonical ids, exact issuers ------------------
+
+def _edit_secret(world: fakes.World, ref: model.ClusterRef, **data: str) -> dict:  # type: ignore[type-arg]
+    secret = world.object(fakes.HUB_ID, "Secret", "argocd", manifests.secret_name(ref))
+    assert secret is not None
+    secret["data"].update({k: base64.b64encode(v.encode()).decode() for k, v in data.items()})
+    secret["metadata"]["labels"]["env"] = "prod"  # ApplicationSet selectors
+    secret["metadata"].setdefault("annotations", {})["team.example/owner"] = "payments"
+    return secret
+
+
+def test_re_registration_merges_and_keeps_what_people_added_in_argocd(world: fakes.World, clock: fakes.Clock) -> None:
+    ref = world.add_cluster(fakes.cluster_id("edited"))
+    r = make(world, clock)
+    assert r.onboard(ref).ok
+    _edit_secret(world, ref, project="payments", namespaces="a,b", clusterResources="true", shard="2")
+    world.clusters[ref.key] = model.ClusterFacts(**{**world.clusters[ref.key].__dict__, "server": "https://new:443"})
+    report = r.onboard(ref)
+    assert report.ok and report.results["register"].action == "updated"  # type: ignore[attr-defined]
+    secret = world.object(fakes.HUB_ID, "Secret", "argocd", manifests.secret_name(ref))
+    assert secret is not None
+    data = {k: base64.b64decode(v).decode() for k, v in secret["data"].items()}
+    assert data["server"] == "https://new:443"
+    assert (data["project"], data["namespaces"], data["clusterResources"], data["shard"]) == ("payments", "a,b", "true", "2")
+    assert secret["metadata"]["labels"]["env"] == "prod"
+    assert secret["metadata"]["annotations"]["team.example/owner"] == "payments"
+    assert world.calls["kube.Secret.replace"] == 0 and world.calls["kube.Secret.patch"] == 1
+    # The edits alone are no reason to write: a third run is unchanged.
+    assert r.onboard(ref).results["register"].action == "unchanged"  # type: ignore[attr-defined]
+
+
+def test_labels_of_tags_no_longer_listed_are_removed(world: fakes.World, clock: fakes.Clock) -> None:
+    ref = world.add_cluster(fakes.cluster_id("tags"), tags={"env": "dev", "team": "a"})
+    assert make(world, clock, WIF_LABEL_TAGS="env,team").onboard(ref).ok
+    report = make(world, clock, WIF_LABEL_TAGS="env").onboard(ref)
+    assert report.ok and report.results["register"].action == "updated"  # type: ignore[attr-defined]
+    labels = world.object(fakes.HUB_ID, "Secret", "argocd", manifests.secret_name(ref))["metadata"]["labels"]  # type: ignore[index]
+    assert labels[manifests.TAG_LABEL_PREFIX + "env"] == "dev" and manifests.TAG_LABEL_PREFIX + "team" not in labels
+
+
+def test_our_secret_recorded_for_another_cluster_is_refused(world: fakes.World, clock: fakes.Clock) -> None:
+    ref = world.add_cluster(fakes.cluster_id("mine"))
+    r = make(world, clock)
+    assert r.onboard(ref).ok
+    secret = world.object(fakes.HUB_ID, "Secret", "argocd", manifests.secret_name(ref))
+    assert secret is not None
+    other = fakes.cluster_id("someone-else")
+    secret["metadata"]["annotations"][manifests.ANNOTATION_CLUSTER_ID] = other
+    before = dict(secret["data"])
+    report = r.onboard(ref)
+    assert not report.ok and report.failed_step == "register"
+    assert "recorded for cluster" in report.error and other in report.error and "delete it" in report.error
+    assert world.object(fakes.HUB_ID, "Secret", "argocd", manifests.secret_name(ref))["data"] == before  # type: ignore[index]
+
+
+def test_names_and_labels_come_from_arms_canonical_id_not_the_events_spelling(world: fakes.World,
+                                                                              clock: fakes.Clock) -> None:
+    ref = world.add_cluster(fakes.cluster_id("Prod-1", "RG-Apps"))
+    spelled = model.ClusterRef.parse(fakes.cluster_id("prod-1", "rg-apps").replace("resourceGroups", "resourcegroups"))
+    r = make(world, clock)
+    assert r.onboard(spelled).ok and r.onboard(ref).ok
+    secrets = [k for k in world.objects[model.ClusterRef.parse(fakes.HUB_ID).key] if k[0] == "Secret"]
+    assert len(secrets) == 1
+    secret = world.object(fakes.HUB_ID, *secrets[0])
+    assert secret is not None and secret["metadata"]["annotations"][manifests.ANNOTATION_CLUSTER_ID] == ref.id
+    assert secret["metadata"]["labels"][manifests.LABEL_PREFIX + "resource-group"] == "RG-Apps"
+
+
+def test_a_credential_differing_only_by_the_slash_is_not_taken_as_ours(world: fakes.World, clock: fakes.Clock) -> None:
+    hub = world.clusters[model.ClusterRef.parse(fakes.HUB_ID).key]
+    assert hub.oidc_issuer and hub.oidc_issuer.endswith("/")
+    s = fakes.settings()
+    for subject in s.subjects():  # hand-made, without the slash AKS issuers carry
+        world.credentials[f"hand-{subject[-6:]}"] = (model.FederatedCredential(f"hand-{subject[-6:]}",
+                                                                               hub.oidc_issuer.rstrip("/"), subject), 0.0)
+    ref = world.add_cluster(fakes.cluster_id("slash"))
+    report = make(world, clock).onboard(ref)
+    assert report.ok, report.error
+    federated = report.results["federate"]
+    assert len(federated.created) == 2  # type: ignore[attr-defined]
+    assert any("trailing slash" in note for note in federated.notes)  # type: ignore[attr-defined]
+    assert {c.issuer for c, _ in world.credentials.values()} == {hub.oidc_issuer, hub.oidc_issuer.rstrip("/")}
+
+
+def test_propagation_deadline_fails_with_the_diagnosis(world: fakes.World, clock: fakes.Clock) -> None:
+    hub = world.clusters[model.ClusterRef.parse(fakes.HUB_ID).key]
+    assert hub.oidc_issuer
+    world.propagation_delay = 10 ** 6  # never within the deadline
+    ref = world.add_cluster(fakes.cluster_id("never"))
+    report = make(world, clock, WIF_PROPAGATION_TIMEOUT_SECONDS="60").onboard(ref)
+    assert not report.ok and report.failed_step == "await_propagation"
+    assert "gave up after 60s" in report.error and "AADSTS70021" in report.error
+    assert f"issuer {hub.oidc_issuer!r}" in report.error and "system:serviceaccount:argocd:" in report.error
+    assert "still propagating" in report.error  # the exact credential exists: Entra has not caught up

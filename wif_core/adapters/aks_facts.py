@@ -56,8 +56,28 @@ def kubeconfig_endpoint(kubeconfig: bytes, what: str) -> tuple[str, str]:
     return (server.rstrip("/") if server.startswith("https://") else ""), ca_data
 
 
+def canonical_ref(asked: model.ClusterRef, arm: Mapping[str, Any]) -> model.ClusterRef:
+    """The cluster as ARM spells it: ``id`` for subscription and group, ``name`` for the cluster.
+
+    Event Grid and callers spell ids in any casing (``resourcegroups``, a lower-cased group or
+    name); every name and label we derive comes from this instead. ARM ids are case-insensitive,
+    so an answer for another resource (a different key) is refused rather than trusted.
+    """
+    try:
+        found = model.ClusterRef.parse(arm.get("id"))
+    except errors.BadInput:
+        return asked  # no usable id in the answer: the request's spelling is all there is
+    name = arm.get("name")
+    if isinstance(name, str) and name.lower() == found.name.lower():
+        found = model.ClusterRef(found.subscription_id, found.resource_group, name)
+    if found.key != asked.key:
+        raise errors.PermanentError(f"ARM answered for {found.id} when asked for {asked.id}")
+    return found
+
+
 def cluster_facts(ref: model.ClusterRef, arm: Mapping[str, Any], kubeconfig: Optional[bytes]) -> model.ClusterFacts:
     """Facts of a cluster; ``server``/``ca_data`` stay empty until it is Succeeded (no kubeconfig yet)."""
+    ref = canonical_ref(ref, arm)
     props = _obj(arm, "properties")
     aad = _obj(props, "aadProfile")
     private = bool(_obj(props, "apiServerAccessProfile").get("enablePrivateCluster"))

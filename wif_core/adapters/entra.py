@@ -20,8 +20,9 @@ from wif_core.adapters import errors_map, retrying
 
 
 def _not_propagated(record: logging.LogRecord) -> bool:
-    """Keep azure-identity's "get_token failed" warnings, except AADSTS70021: we wait for that one."""
-    return errors_map.NOT_PROPAGATED_TEXT not in record.getMessage()
+    """Keep azure-identity's "get_token failed" warnings, except AADSTS70021/700211/700213: we wait for those."""
+    message = record.getMessage()
+    return not any(f"AADSTS{code}:" in message for code in errors_map.NOT_FEDERATED)
 
 
 class TokenExchange:

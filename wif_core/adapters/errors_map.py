@@ -28,14 +28,19 @@ _MSAL_HTTP_5XX = re.compile(r"HTTP Error: (5\d\d|429)")
 MSAL_THROTTLE_S = 5.5  # msal.throttled_http_client holds a 5xx without Retry-After for 5 s
 NOT_PROPAGATED = 70021  # "No matching federated identity record found for presented assertion"
 NOT_PROPAGATED_TEXT = "AADSTS70021:"
+# With several credentials on the identity Entra says which part matched none (issuer, subject); a
+# credential still propagating gives these too, so they are waited for like 70021.
+NOT_FEDERATED = {
+    NOT_PROPAGATED: "the federated credential has not reached Entra yet",
+    700211: "no federated credential of the identity trusts the assertion's issuer (yet)",
+    700213: "no federated credential of the identity trusts the assertion's subject (yet)",
+}
 _ENTRA_FIXES = {
     700016: "the client id is not an application in that tenant: check the identity's client id and AZURE_TENANT_ID",
     7000215: "the client secret is wrong or expired: renew AZURE_CLIENT_SECRET",
     7000222: "the client secret is expired: renew AZURE_CLIENT_SECRET",
     90002: "the tenant does not exist: check AZURE_TENANT_ID (or the identity's tenant)",
-    700211: "no federated credential trusts this issuer: check the hub's OIDC issuer in the identity's federated credentials",
     700212: "the token audience is not trusted: the federated credential must list api://AzureADTokenExchange",
-    700213: "no federated credential has this subject: check WIF_ARGOCD_NAMESPACE and WIF_ARGOCD_SERVICE_ACCOUNTS",
     700024: "the assertion is outside its validity window: check the clocks of the cluster and this host",
     50027: "the assertion is not a valid JWT for Entra: check the cluster's OIDC issuer and its JWKS",
     700027: "the assertion's signature does not match the issuer's published keys: check the hub's OIDC issuer",
@@ -118,8 +123,9 @@ def from_entra(e: az.ClientAuthenticationError, what: str) -> errors.WifError:
     codes = [int(c) for c in _AADSTS.findall(text)]
     status = e.status_code or 0
     first = short(text.split(" Trace ID:")[0])
-    if NOT_PROPAGATED in codes:
-        return errors.NotReady(f"{what}: the federated credential has not reached Entra yet (AADSTS70021)")
+    for code in codes:
+        if code in NOT_FEDERATED:
+            return errors.NotFederated(f"{what}: {NOT_FEDERATED[code]} (AADSTS{code})", code)
     if status == 429:
         return errors.Throttled(f"{what}: Entra throttled the request ({first})", retry_after(_headers(e)))
     if status >= 500 or "temporarily_unavailable" in text or _TRANSIENT_ENTRA.intersection(codes):

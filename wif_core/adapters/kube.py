@@ -37,6 +37,7 @@ RESOURCES: dict[tuple[str, str], tuple[str, bool]] = {
     ("rbac.authorization.k8s.io/v1", "Role"): ("roles", True),
 }
 _JSON = {"Accept": "application/json", "Content-Type": "application/json"}
+MERGE_PATCH = "application/merge-patch+json"  # RFC 7386: maps merge, null removes, the rest is kept
 
 
 def _resource(api_version: str, kind: str) -> tuple[str, bool]:
@@ -99,8 +100,9 @@ class Kube:
         return retrying.call(self.policy, what, once)
 
     def _request(self, method: str, url: str, body: Optional[ports.KubeObject] = None,
-                 query: Optional[list[tuple[str, str]]] = None) -> Any:
-        return self.api.call_api(url, method, query_params=query or [], header_params=dict(_JSON), body=body,
+                 query: Optional[list[tuple[str, str]]] = None, content_type: str = "application/json") -> Any:
+        headers = dict(_JSON, **{"Content-Type": content_type})
+        return self.api.call_api(url, method, query_params=query or [], header_params=headers, body=body,
                                  auth_settings=["BearerToken"], _preload_content=False,
                                  _return_http_data_only=True, _request_timeout=self.timeout)
 
@@ -146,6 +148,18 @@ class Kube:
         except errors.NotFound as e:  # deleted since we read it: re-read and decide again
             raise errors.Conflict(e.message) from e
         return replaced
+
+    def patch(self, api_version: str, kind: str, namespace: Optional[str], name: str,
+              merge: ports.KubeObject) -> ports.KubeObject:
+        url = path(api_version, kind, namespace, name)
+        what = f"patch {kind} {namespace or ''}/{name}"
+        try:
+            patched: ports.KubeObject = self._call(
+                what, lambda: self._request("PATCH", url, merge, content_type=MERGE_PATCH),
+                self._fix("patch", api_version, kind, namespace))
+        except errors.NotFound as e:  # deleted since we read it: re-read and decide again
+            raise errors.Conflict(e.message) from e
+        return patched
 
     def delete(self, api_version: str, kind: str, namespace: Optional[str], name: str) -> bool:
         url = path(api_version, kind, namespace, name)

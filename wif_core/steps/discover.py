@@ -44,6 +44,7 @@ def discover(p: ports.Ports, settings: config.Settings, ref: model.ClusterRef) -
     if not settings.allows(ref):
         raise errors.Forbidden(f"{ref.id} is outside WIF_ALLOWED_SCOPES; add its subscription or resource group there")
     target = p.clusters.get_cluster(ref)
+    ref = target.ref  # ARM's canonical spelling from here on, never the event's
     check_ready(target)
     if not target.aad:
         raise errors.PermanentError(

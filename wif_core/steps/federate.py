@@ -29,6 +29,12 @@ def plan(existing: list[model.FederatedCredential],
     return keep, create
 
 
+def near_misses(existing: list[model.FederatedCredential], create: list[model.FederatedCredential]) -> tuple[str, ...]:
+    """Pure: credentials that look like one we create but cannot match at Entra (a trailing slash, casing)."""
+    return tuple(f"{miss}; creating {want.name} with the exact issuer"
+                 for want in create for miss in (want.near_miss(have) for have in existing) if miss)
+
+
 def check_limit(identity: model.IdentityFacts, existing: int, adding: int) -> None:
     if existing + adding > MAX_CREDENTIALS:
         raise errors.LimitExceeded(
@@ -67,7 +73,7 @@ def federate(p: ports.Ports, settings: config.Settings, d: model.Discovered) -> 
                 # One at a time: Entra answers 409 to concurrent writes on one identity.
                 p.identities.put_credential(settings.identity, credential)
     return model.Federated(identity_id=settings.identity.id, credentials=tuple(keep + create),
-                           created=tuple(c.name for c in create))
+                           created=tuple(c.name for c in create), notes=near_misses(existing, create))
 
 
 def _writing(identity: model.IdentityFacts) -> errors.NotReady:

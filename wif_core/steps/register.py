@@ -1,7 +1,9 @@
 """register: create or update the Argo CD cluster Secret on the hub.
 
 Reads first and writes only on a difference, so a second run makes no write.
-Never touches a Secret this project did not create.
+Never touches a Secret this project did not create, or created for another cluster
+(provenance: the managed-by label and the canonical cluster id annotation); on
+re-registration merges the fields it owns and keeps what people added in Argo CD.
 """
 from __future__ import annotations
 
@@ -25,36 +27,65 @@ def _subset(want: dict[str, str], have: Optional[dict[str, str]]) -> bool:
     return all(have.get(k) == v for k, v in want.items())
 
 
+def recorded_cluster(obj: dict[str, Any]) -> str:
+    """The canonical cluster id our provenance annotation records ("" when there is none)."""
+    annotations = (obj.get("metadata") or {}).get("annotations") or {}
+    return str(annotations.get(manifests.ANNOTATION_CLUSTER_ID) or "")
+
+
 def plan(existing: Optional[dict[str, Any]], desired: dict[str, Any]) -> str:
-    """Pure: create | update | unchanged | foreign."""
+    """Pure: create | update | unchanged | foreign | other-cluster.
+
+    Only the fields we own are compared (``manifests.secret_patch``): what people added in Argo CD
+    never makes a difference, our labels for tags no longer wanted do.
+    """
     if existing is None:
         return "create"
     if not manifests.is_ours(existing):
         return "foreign"
+    if recorded_cluster(existing).lower() != recorded_cluster(desired).lower():
+        return "other-cluster"
     meta, want = existing.get("metadata") or {}, desired["metadata"]
-    same = (_decoded(existing) == desired["stringData"]
+    data = _decoded(existing)
+    stale = [k for k in meta.get("labels") or {} if manifests.owned_label(k) and k not in want["labels"]]
+    same = (all(data.get(k) == v for k, v in desired["stringData"].items())
+            and not stale
             and _subset(want["labels"], meta.get("labels"))
             and _subset(want["annotations"], meta.get("annotations")))
     return "unchanged" if same else "update"
 
 
+def refusal(action: str, existing: dict[str, Any], desired: dict[str, Any], hub: str) -> errors.Refused:
+    """The conflict, named: whose the object seems to be and how to fix it."""
+    meta = existing.get("metadata") or {}
+    where = f"Secret {meta.get('namespace')}/{meta.get('name')} on {hub}"
+    if action == "other-cluster":
+        return errors.Refused(
+            f"{where} is {manifests.MANAGED_BY}'s but recorded for cluster {recorded_cluster(existing) or '(none)'}, "
+            f"not {recorded_cluster(desired)}; delete it if that cluster is gone, then register again")
+    owner = ((meta.get("labels") or {}).get(manifests.LABEL_MANAGED_BY)
+             or next((m["manager"] for m in meta.get("managedFields") or [] if m.get("manager")), None))
+    return errors.Refused(
+        f"{where} exists but was not created by {manifests.MANAGED_BY} (it seems to belong to {owner or 'someone else'}: "
+        f"no label {manifests.LABEL_MANAGED_BY}={manifests.MANAGED_BY}); delete or rename it, then register again")
+
+
 def register(p: ports.Ports, settings: config.Settings, d: model.Discovered) -> model.Registered:
     desired = manifests.cluster_secret(settings, d.target, d.identity)
     name, ns = desired["metadata"]["name"], settings.namespace
+    notes = manifests.tag_labels(settings, d.target.tag_map()).notes
     kube = p.kube(d.hub)
     existing = kube.get(API, KIND, ns, name)
     action = plan(existing, desired)
-    if action == "foreign":
-        raise errors.Refused(
-            f"Secret {ns}/{name} exists on {d.hub.ref.name} but was not created by {manifests.MANAGED_BY} "
-            f"(no label {manifests.LABEL_MANAGED_BY}={manifests.MANAGED_BY}); delete or rename it, then register again")
+    if action in ("foreign", "other-cluster"):
+        assert existing is not None
+        raise refusal(action, existing, desired, d.hub.ref.name)
     if action == "create":
         kube.create(desired)
-        return model.Registered(ns, name, "created")
+        return model.Registered(ns, name, "created", notes)
     if action == "update":
         assert existing is not None
-        replacement = dict(desired)
-        replacement["metadata"] = dict(desired["metadata"], resourceVersion=existing["metadata"]["resourceVersion"])
-        kube.replace(replacement)  # a stale resourceVersion raises Conflict: retried from a fresh read
-        return model.Registered(ns, name, "updated")
-    return model.Registered(ns, name, "unchanged")
+        # Merge, never replace: only our fields change; a stale resourceVersion raises Conflict (re-read, decide again).
+        kube.patch(API, KIND, ns, name, manifests.secret_patch(desired, existing))
+        return model.Registered(ns, name, "updated", notes)
+    return model.Registered(ns, name, "unchanged", notes)
