@@ -330,17 +330,28 @@ class _Roles:
 
 
 class _RunCommand:
-    """Executes the three kubectl forms the steps send, inside the 'VNet'."""
+    """Executes the kubectl forms the steps send (get, apply, delete, auth can-i; joined by &&), inside the 'VNet'."""
 
     def __init__(self, w: World) -> None:
         self.w = w
 
     def run(self, ref: model.ClusterRef, command: str, files: dict[str, str]) -> model.RunResult:
+        self.w._call("arm.runcommand.run")
+        result = model.RunResult(0, "")
+        for part in command.split(" && "):  # sh runs the next only if the last exited 0
+            result = self._one(ref, part, files)
+            if result.exit_code != 0:
+                break
+        return result
+
+    def _one(self, ref: model.ClusterRef, command: str, files: dict[str, str]) -> model.RunResult:
         import json
 
-        self.w._call("arm.runcommand.run")
         store = self.w.objects[ref.key]
         words = command.split()
+        if words[:3] == ["kubectl", "get", "clusterrolebinding"]:
+            found = store.get(("ClusterRoleBinding", None, words[3]))
+            return model.RunResult(0, json.dumps(found) if found else "")
         if words[:3] == ["kubectl", "apply", "-f"]:
             obj = json.loads(files[words[3]])
             store[(obj["kind"], None, obj["metadata"]["name"])] = obj

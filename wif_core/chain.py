@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from typing import Callable, Iterator, Mapping, Optional, Union
 
 from wif_core import codec, config, errors, model, ports
-from wif_core.steps import deregister, discover, federate, propagation, rbac, register, verify
+from wif_core.steps import deregister, discover, federate, propagation, rbac, register, rollback, verify
 
 Results = Mapping[str, object]
 
@@ -69,6 +69,10 @@ def _results_discovered(results: Results) -> model.Discovered:
 
 
 def _eligible(settings: config.Settings, results: Results) -> bool:
+    return eligible(results)
+
+
+def eligible(results: Results) -> bool:
     # The orchestrator asks this before every step on every replay: read the flag from the
     # encoded result rather than decode the whole Discovered for it.
     if isinstance(results, Carried):
@@ -102,6 +106,8 @@ _PROPAGATION = Wait(timeout=lambda s: s.propagation_timeout_s)
 # Another onboarding in the same worker is writing the identity's credentials (federate.WRITER_POLL_S).
 _WRITER = Wait(timeout=lambda s: s.propagation_timeout_s, max_s=10.0)
 
+# Register writes the Secret last: until access is bound and verified nothing points Argo CD at
+# the cluster, and a run that fails for good is rolled back (ROLLBACK) so nothing does after it.
 REGISTER: tuple[Step, ...] = (
     Step("discover", lambda p, s, ref, r: discover.discover(p, s, ref), wait=_PROVISIONING, needs=(),
          describe="read the cluster, wait for provisioningState Succeeded"),
@@ -109,17 +115,29 @@ REGISTER: tuple[Step, ...] = (
          describe="federated identity credentials for the Argo CD service accounts"),
     Step("await_propagation", _with_discovered(propagation.await_propagation), wait=_PROPAGATION, when=_eligible,
          describe="prove the SA token -> Entra token exchange works"),
-    Step("register", _with_discovered(register.register), when=_eligible,
-         describe="create or update the Argo CD cluster Secret"),
     Step("bind_rbac", _with_discovered(rbac.bind), when=_eligible,
          describe="grant the Argo CD identity access on the cluster"),
     Step("verify", _with_discovered(verify.verify), wait=_PROPAGATION,
          when=lambda s, r: s.verify and _eligible(s, r),
          describe="SubjectAccessReview for the Argo CD identity"),
-    # A cluster that lost its opt-in tag is taken out again (idempotent, ours only).
+    Step("register", _with_discovered(register.register), when=_eligible,
+         describe="create or update the Argo CD cluster Secret (last: access is in place)"),
+    # A cluster that lost its opt-in tag is taken out again, where our Secret says it was registered;
+    # the hub itself is skipped without a look.
     Step("deregister", lambda p, s, ref, r: deregister.deregister(p, s, ref, _results_discovered(r)),
-         when=lambda s, r: not _eligible(s, r), describe="cluster not eligible: remove what we created"),
+         when=lambda s, r: not _eligible(s, r), describe="cluster not eligible: remove what we created, if anything"),
 )
+
+ROLLBACK: tuple[Step, ...] = (
+    Step("rollback", lambda p, s, ref, r: rollback.rollback(p, s, r), needs=("discover", "federate", "bind_rbac"),
+         describe="the onboarding failed: remove what points Argo CD at the cluster and what this run created"),
+)
+
+
+def rolls_back(chain: str, results: Results) -> bool:
+    """After a permanent failure of this chain with these results, is there anything to roll back?"""
+    return chain == "register" and "discover" in results and eligible(results)
+
 
 DEREGISTER: tuple[Step, ...] = (
     Step("deregister", lambda p, s, ref, r: deregister.deregister(p, s, ref, None), needs=(),
@@ -153,7 +171,7 @@ FEDERATION: tuple[Step, ...] = (
 )
 
 CHAINS: dict[str, tuple[Step, ...]] = {"register": REGISTER, "deregister": DEREGISTER, "verify": VERIFY,
-                                       "federation": FEDERATION}
+                                       "federation": FEDERATION, "rollback": ROLLBACK}
 
 
 def find(chain: str, step: str) -> Step:

@@ -9,6 +9,12 @@ from __future__ import annotations
 from typing import Optional
 
 
+def short(text: object, limit: int = 300) -> str:
+    """One line, cut to ``limit`` characters."""
+    one = " ".join(str(text).split())
+    return one if len(one) <= limit else one[: limit - 3] + "..."
+
+
 class WifError(Exception):
     """Base of every error this project raises on purpose."""
 

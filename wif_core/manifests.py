@@ -212,15 +212,16 @@ def secret_patch(desired: dict[str, Any], existing: dict[str, Any]) -> dict[str,
             "data": data}
 
 
-def cluster_role_binding(settings: config.Settings, identity: model.IdentityFacts) -> dict[str, Any]:
-    """Bind the Argo CD identity (AKS maps its token's oid to the user name)."""
+def cluster_role_binding(settings: config.Settings, identity: model.IdentityFacts,
+                         cluster: model.ClusterRef) -> dict[str, Any]:
+    """Bind the Argo CD identity (AKS maps its token's oid to the user name); provenance recorded."""
     return {
         "apiVersion": "rbac.authorization.k8s.io/v1",
         "kind": "ClusterRoleBinding",
         "metadata": {
             "name": binding_name(identity),
             "labels": {LABEL_MANAGED_BY: MANAGED_BY},
-            "annotations": {"aks-argocd-wif.io/identity": identity.id},
+            "annotations": {"aks-argocd-wif.io/identity": identity.id, ANNOTATION_CLUSTER_ID: cluster.id},
         },
         "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": settings.cluster_role},
         "subjects": [{"apiGroup": "rbac.authorization.k8s.io", "kind": "User", "name": identity.principal_id}],

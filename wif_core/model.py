@@ -194,6 +194,7 @@ class RoleAssignment:
     scope: str
     role_definition_id: str
     principal_id: str
+    description: str = ""  # provenance: "aks-argocd-wif for <canonical cluster id>" (wif_core.provenance)
 
 
 @dataclass(frozen=True)
@@ -251,6 +252,15 @@ class Verified:
 
 @dataclass(frozen=True)
 class Deregistered:
-    secret: str  # deleted | absent | foreign (left alone)
-    binding: str  # deleted | absent | unreachable | skipped
+    secret: str  # deleted | absent | foreign | other-cluster (both left alone) | skipped
+    binding: str  # deleted | absent | foreign | other-cluster (both left alone) | skipped
     credentials: tuple[str, ...] = field(default_factory=tuple)  # names deleted (in-cluster)
+    reason: str = ""  # why nothing was looked for (the hub; a cluster that was never registered)
+
+
+@dataclass(frozen=True)
+class RolledBack:
+    """What a failed onboarding undid (``removed``) and what is left, each with the command that removes it."""
+
+    removed: tuple[str, ...] = ()
+    left: tuple[str, ...] = ()

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import Any, Optional
 
-from wif_core import config, errors, manifests, model, ports
+from wif_core import config, errors, manifests, model, ports, provenance
 from wif_core.steps import discover, federate, rbac, register
 
 CHANGES = ("create", "update", "apply", "delete")
@@ -63,12 +63,14 @@ def _secret(p: ports.Ports, settings: config.Settings, d: model.Discovered) -> I
     if unreadable:
         return _item("Secret", name, target, "unknown", desired, unreadable)
     if not d.eligible:
-        ours = existing is not None and manifests.is_ours(existing)
+        ours = existing is not None and provenance.kube_owner(existing, d.target.ref) == provenance.OURS
         action = "delete" if ours else ("none" if existing is None else "leave")
         return _item("Secret", name, target, action, desired, f"not eligible: {d.reason}")
     action = register.plan(existing, desired)
-    if action == "foreign":
-        return _item("Secret", name, target, "refuse", desired, f"exists but was not created by {manifests.MANAGED_BY}")
+    if action in ("foreign", "other-cluster"):
+        assert existing is not None
+        return _item("Secret", name, target, "refuse", desired,
+                     register.refusal(action, existing, desired, d.hub.ref.name).message)
     return _item("Secret", name, target, action, desired)
 
 
@@ -83,25 +85,35 @@ def _binding(p: ports.Ports, settings: config.Settings, d: model.Discovered) -> 
         wanted = rbac.assignment(settings, d)
         manifest = {"name": wanted.name, "scope": wanted.scope, "roleDefinitionId": wanted.role_definition_id,
                     "principalId": wanted.principal_id, "principalType": "ServicePrincipal"}
-        exists = p.roles.get(wanted.scope, wanted.name) is not None
+        manifest["description"] = wanted.description
+        found = p.roles.get(wanted.scope, wanted.name)
+        owner = provenance.assignment_owner(found, wanted, d.target.ref) if found is not None else ""
+        if found is not None and owner != provenance.OURS:
+            return _item("RoleAssignment", wanted.name, f"{target} (Azure RBAC)", "leave" if skip else "refuse",
+                         manifest, skip or provenance.assignment_conflict(owner, found, wanted).message)
+        exists = found is not None
         action = ("delete" if exists else "none") if skip else ("unchanged" if exists else "create")
         return _item("RoleAssignment", wanted.name, f"{target} (Azure RBAC)", action, manifest, skip)
-    desired = manifests.cluster_role_binding(settings, d.identity)
+    desired = manifests.cluster_role_binding(settings, d.identity, d.target.ref)
     name = desired["metadata"]["name"]
     if rbac.via_run_command(settings, d.target):
         return _item("ClusterRoleBinding", name, f"{target} (private: AKS run command)", "skip" if skip else "apply",
-                     desired, skip or "private API server: applied with kubectl through AKS run command, not read first")
+                     desired, skip or "private API server: read and applied with kubectl through AKS run command "
+                     "(plan does not run commands on the cluster)")
     existing, unreadable = _read(p.kube(d.target), rbac.API, rbac.KIND, None, name)
     if unreadable:
         return _item("ClusterRoleBinding", name, target, "unknown", desired, unreadable)
-    if existing is not None and not manifests.is_ours(existing):
+    owner = provenance.kube_owner(existing, d.target.ref, d.identity.id) if existing is not None else ""
+    if existing is not None and owner != provenance.OURS:
         return _item("ClusterRoleBinding", name, target, "refuse" if not skip else "leave", desired,
-                     skip or f"exists but was not created by {manifests.MANAGED_BY}")
+                     skip or provenance.kube_conflict(owner, dict(existing, kind=rbac.KIND), d.target.ref.name,
+                                                      d.target.ref, rbac.fix_binding(settings, d.target, name)).message)
     if skip:
         return _item("ClusterRoleBinding", name, target, "none" if existing is None else "delete", desired, skip)
     if existing is None:
         return _item("ClusterRoleBinding", name, target, "create", desired)
-    same = existing.get("roleRef") == desired["roleRef"] and existing.get("subjects") == desired["subjects"]
+    same = (existing.get("roleRef") == desired["roleRef"] and existing.get("subjects") == desired["subjects"]
+            and provenance.recorded_cluster(existing) == provenance.recorded_cluster(desired))
     return _item("ClusterRoleBinding", name, target, "unchanged" if same else "update", desired)
 
 
@@ -111,8 +123,9 @@ def build(p: ports.Ports, settings: config.Settings, ref: model.ClusterRef) -> d
     items: list[Item] = []
     if d.eligible:
         items += _credentials(p, settings, d)
-    items.append(_secret(p, settings, d))
+    # In the order the chain applies them: the Secret last, once access is bound and verified.
     items.append(_binding(p, settings, d))
+    items.append(_secret(p, settings, d))
     return {
         "cluster": ref.id,
         "eligible": d.eligible,

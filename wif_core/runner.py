@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from typing import Callable, Optional
 
 from wif_core import chain, config, errors, model, ports
+from wif_core.steps import rollback
 
 log = logging.getLogger("wif_core.runner")
 
@@ -65,11 +66,28 @@ class Runner:
                 report.ok, report.error, report.failed_step = False, e.message, step.name
                 report.seconds[step.name] = self.clock() - started
                 self.on_progress(Progress(step.name, "failed", seconds=report.seconds[step.name], message=e.message))
+                if chain.rolls_back(name, report.results):
+                    report.error += "; " + self._roll_back(ref, report.results)
                 return report
             report.results[step.name] = result
             report.seconds[step.name] = self.clock() - started
             self.on_progress(Progress(step.name, "done", seconds=report.seconds[step.name], message=summary(result)))
         return report
+
+    def _roll_back(self, ref: model.ClusterRef, results: dict[str, object]) -> str:
+        """The failed onboarding undone (``chain.ROLLBACK``); the clause that says what it did or left."""
+        step = chain.ROLLBACK[0]
+        started = self.clock()
+        self.on_progress(Progress(step.name, "started", message=step.describe))
+        try:
+            result = self._step(step, ref, results, started)
+        except errors.WifError as e:
+            self.on_progress(Progress(step.name, "failed", seconds=self.clock() - started, message=e.message))
+            return rollback.failed(self.settings, results, e.message)
+        assert isinstance(result, model.RolledBack)
+        results[step.name] = result
+        self.on_progress(Progress(step.name, "done", seconds=self.clock() - started, message=summary(result)))
+        return rollback.describe(result)
 
     def _step(self, step: chain.Step, ref: model.ClusterRef, results: dict[str, object], started: float) -> object:
         attempt, polls = 1, 0
@@ -123,5 +141,9 @@ def summary(result: object) -> str:
     if isinstance(result, model.Verified):
         return "allowed" if result.allowed else f"denied: {result.reason}"
     if isinstance(result, model.Deregistered):
+        if result.reason:
+            return result.reason
         return f"secret {result.secret}, binding {result.binding}"
+    if isinstance(result, model.RolledBack):
+        return rollback.describe(result)
     return ""

@@ -36,6 +36,15 @@ Gen = Generator[Any, Any, Any]
 _SWITCHED = object()
 
 
+@dataclass(frozen=True)
+class _Failure:
+    """A step failed for good; the run rolls back (``chain.ROLLBACK``) before it fails with this."""
+
+    step: str
+    attempt: int
+    error: str
+
+
 class ChainFailed(Exception):
     """A permanent error, retries exhausted, or a wait's deadline: the orchestration fails with this message."""
 
@@ -143,6 +152,9 @@ def _walk(run: _Run) -> Gen:
         result = yield from _step(run, step, results)
         if result is _SWITCHED:
             break
+        if isinstance(result, _Failure):
+            note = yield from _roll_back(run, results)
+            _fail(run, result.step, result.attempt, result.error + (f"; {note}" if note else ""))
         results.add(step.name, result)
         run.done.append(step.name)
     return results, skipped
@@ -201,7 +213,29 @@ def _stop(run: _Run, step: str, attempt: int, error: str) -> object:
         if not run.context.is_replaying:
             log.warning("%s %s: %s: %s; switching to %s as requested", run.action, run.ref.id, step, error, run.pending)
         return _SWITCHED
-    _fail(run, step, attempt, error)
+    return _Failure(step, attempt, error)
+
+
+def _roll_back(run: _Run, results: chain.Carried) -> Gen:
+    """One activity undoing a failed onboarding; the clause for the failure message ("" if nothing to do)."""
+    from wif_core import chain, model
+    from wif_core.steps import rollback
+
+    if not chain.rolls_back(run.action, results):
+        return ""
+    step = chain.ROLLBACK[0]
+    run.report(step.name, 1, None, "rolling back")
+    task = run.context.call_activity_with_retry(
+        ACTIVITY, DurableRetry(step.retry), chain.activity_input("rollback", step.name, run.ref, results),
+        expected_type=dict)
+    try:
+        raw = yield task
+    except Exception as e:  # noqa: BLE001 - Durable raises a bare Exception once retries are exhausted
+        return rollback.failed(run.settings, results, _reason(e))
+    outcome = chain.decode_outcome(raw)
+    if outcome.status != "done" or not isinstance(outcome.result, model.RolledBack):
+        return rollback.failed(run.settings, results, outcome.error or "no result")
+    return rollback.describe(outcome.result)
 
 
 def _fail(run: _Run, step: str, attempt: int, error: str) -> NoReturn:

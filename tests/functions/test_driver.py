@@ -30,7 +30,7 @@ def test_a_registration_runs_to_completion_under_every_replay_schema(world: fake
     inst = host.run(IID)
     assert inst.status == "Completed", inst.output
     assert [a["input"]["step"] for a in inst.activities] == [
-        "discover", "federate", "await_propagation", "register", "bind_rbac", "verify"]
+        "discover", "federate", "await_propagation", "bind_rbac", "verify", "register"]
     assert inst.output["results"]["verify"]["allowed"] is True
 
 

@@ -48,7 +48,7 @@ def test_a_cluster_creation_event_ends_registered_and_verified(sandbox: Sandbox,
     assert fakes.cluster_runs(host) == [iid], "the creation event started the cluster's orchestration"
     inst = host.run(iid)
     assert inst.status == "Completed", inst.output
-    assert inst.output["steps"] == ["discover", "federate", "await_propagation", "register", "bind_rbac", "verify"]
+    assert inst.output["steps"] == ["discover", "federate", "await_propagation", "bind_rbac", "verify", "register"]
     assert inst.output["results"]["verify"]["allowed"] is True
     secret = hub_secret(sandbox, cluster_id)
     assert secret is not None and secret["metadata"]["labels"]["argocd.argoproj.io/secret-type"] == "cluster"

@@ -141,7 +141,7 @@ def test_delete_during_registration_ends_deregistered(world: fakes.World, host: 
     assert payload(on_item(host, "DELETE"))["disposition"] == "signalled"
     inst = host.run(IID)
     steps = [a["input"]["step"] for a in inst.activities]
-    assert steps == ["discover", "federate", "await_propagation", "register", "deregister"]
+    assert steps == ["discover", "federate", "await_propagation", "bind_rbac", "verify", "register", "deregister"]
     assert inst.status == "Completed" and inst.output["action"] == "deregister" and inst.output["switches"] == 1
     assert secret(world) is None, "the in-flight registration finished first, then was undone"
     assert payload(on_item(host, "GET"))["customStatus"]["action"] == "deregister"

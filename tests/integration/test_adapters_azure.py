@@ -145,7 +145,7 @@ def test_run_command_reaches_a_private_cluster(w: wired.Wired) -> None:
     with pytest.raises(errors.Unreachable):  # from outside its network, as in Azure
         w.ports.kube(facts).get("v1", "Namespace", None, "default")
     identity = w.ports.identities.get_identity(w.settings.identity)
-    binding = manifests.cluster_role_binding(w.settings, identity)
+    binding = manifests.cluster_role_binding(w.settings, identity, ref)
     import json
 
     result = w.ports.run_command.run(ref, "kubectl apply -f binding.json", {"binding.json": json.dumps(binding)})

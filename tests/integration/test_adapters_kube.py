@@ -92,7 +92,7 @@ def test_cluster_role_binding_and_subject_access_review(server: Server) -> None:
     identity = model.IdentityFacts(fakes.IDENTITY_ID, "argocd", "c-1", "argocd-oid", fakes.TENANT)
     allowed, _ = k.can_i("argocd-oid", (), "list", "namespaces")
     assert not allowed
-    binding = manifests.cluster_role_binding(fakes.settings(), identity)
+    binding = manifests.cluster_role_binding(fakes.settings(), identity, model.ClusterRef.parse(fakes.cluster_id("dev-1")))
     k.create(binding)
     got = k.get("rbac.authorization.k8s.io/v1", "ClusterRoleBinding", None, binding["metadata"]["name"])
     assert got is not None and got["subjects"] == binding["subjects"]

@@ -78,22 +78,19 @@ _STALE = [
 
 
 def _deregister_ops(kind: str, scenario: str) -> list[str]:
-    if scenario == "opted-out":  # the register chain's own deregister step: discover already read everything
-        ops = ["kube.Secret.get", "kube.Secret.delete"]
-        ops += {"azure-rbac": ["arm.role.delete"], "private": ["arm.runcommand.run"]}.get(
-            kind, ["kube.ClusterRoleBinding.get", "kube.ClusterRoleBinding.delete"])
-        return ops + (["arm.credentials.delete"] if kind == "in-cluster" else [])
-    if scenario == "cluster-deleted":
-        ops = ["arm.cluster.get", "arm.identity.get", "arm.role.delete"]
-        if kind == "in-cluster":  # credentials are named from the cluster id: found without its issuer
-            return ops + ["arm.credentials.delete"]
-        return ops + ["kube.Secret.get", "kube.Secret.delete"]
-    ops = ["arm.cluster.get", "arm.identity.get", "kube.Secret.get", "kube.Secret.delete"]
-    ops += {"azure-rbac": ["arm.role.delete"], "private": ["arm.runcommand.run"]}.get(
+    """The calls a deregistration makes: every removal reads our provenance record first."""
+    binding = {"azure-rbac": ["arm.role.get", "arm.role.delete"], "private": ["arm.runcommand.run"]}.get(
         kind, ["kube.ClusterRoleBinding.get", "kube.ClusterRoleBinding.delete"])
-    if kind == "in-cluster":
-        ops += ["arm.credentials.delete"]
-    return ops
+    credentials = ["arm.credentials.list", "arm.credentials.delete"] if kind == "in-cluster" else []
+    if scenario == "opted-out":  # the register chain's own deregister step: discover already read everything
+        return ["kube.Secret.get", *binding, *credentials, "kube.Secret.delete"]
+    if scenario == "cluster-deleted":
+        ops = ["arm.cluster.get", "arm.identity.get", "arm.role.get"]
+        ops += ["arm.role.delete"] if kind == "azure-rbac" else []
+        if kind == "in-cluster":  # credentials are named from the cluster id: found without its issuer
+            return ops + credentials
+        return ["kube.Secret.get", *ops, "kube.Secret.delete"]
+    return ["arm.cluster.get", "arm.identity.get", "kube.Secret.get", *binding, *credentials, "kube.Secret.delete"]
 
 
 @dataclass(frozen=True)
@@ -215,7 +212,7 @@ class Setup:
             assert w.assignments == {}
             assert len(bindings) == 1, bindings
             where, _, binding = bindings[0]
-            desired_binding = manifests.cluster_role_binding(s, w.identity)
+            desired_binding = manifests.cluster_role_binding(s, w.identity, self.ref)
             assert where == self.ref.key
             assert (binding["roleRef"], binding["subjects"]) == (desired_binding["roleRef"], desired_binding["subjects"])
         kinds = {key[0] for _, store in w.objects.items() for key in store}

@@ -75,3 +75,19 @@ def test_azure_rbac_and_missing_profiles() -> None:
 def test_a_broken_kubeconfig_is_a_permanent_error_naming_the_cluster(bad: bytes) -> None:
     with pytest.raises(errors.PermanentError, match="dev-1"):
         aks_facts.cluster_facts(REF, arm(), bad)
+
+
+def test_the_ref_is_arms_canonical_spelling_not_the_callers() -> None:
+    canonical = model.ClusterRef.parse(fakes.cluster_id("Dev-1", "RG-Apps"))
+    body = dict(arm(), id=canonical.id.replace("resourceGroups", "resourcegroups"), name="Dev-1")
+    asked = model.ClusterRef.parse(canonical.id.lower())  # as an Event Grid subject may spell it
+    facts = aks_facts.cluster_facts(asked, body, kubeconfig())
+    assert facts.ref.id == canonical.id and facts.ref.name == "Dev-1" and facts.ref.resource_group == "RG-Apps"
+    assert facts.ref.key == asked.key
+
+
+def test_an_answer_for_another_resource_is_refused() -> None:
+    other = dict(arm(), id=fakes.cluster_id("other"), name="other")
+    with pytest.raises(errors.PermanentError, match="ARM answered for"):
+        aks_facts.cluster_facts(REF, other, kubeconfig())
+    assert aks_facts.cluster_facts(REF, dict(arm(), id=None), None).ref == REF  # no id at all: the request's

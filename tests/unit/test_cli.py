@@ -229,7 +229,7 @@ def test_onboard_prints_progress_and_a_json_summary_and_a_second_run_writes_noth
     assert summary["results"]["register"]["action"] == "created"
     progress = first.err.splitlines()
     assert all(PROGRESS.match(line) for line in progress), progress
-    assert any(line.startswith("[4/7] register") and line.endswith("s") and " done: " in line for line in progress)
+    assert any(line.startswith("[6/7] register") and line.endswith("s") and " done: " in line for line in progress)
     writes = world.writes()
     second = main(world, "onboard", "--cluster", ref.id)
     assert second.code == 0 and world.writes() == writes

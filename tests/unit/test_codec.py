@@ -48,6 +48,13 @@ VALUES: list[object] = [
     model.Verified(False, "no binding \u2013 unicode"),
     model.Deregistered("deleted", "absent", ("c1", "c2")),
     model.Deregistered("foreign", "skipped"),
+    model.Deregistered("skipped", "skipped", reason="skipped: it is the Argo CD hub itself"),
+    model.RoleAssignment("6b1f8a52-4d0e-4a4f-9a57-4e1f3b0c2d77", REF.id, "/subscriptions/x/roleDefinitions/y", "p",
+                         description=f"aks-argocd-wif for {REF.id}"),
+    model.Federated(fakes.IDENTITY_ID, (CREDENTIAL,), notes=("credential x differs only by the trailing slash",)),
+    model.Registered("argocd", "aks-app1-1234", "updated", notes=("tag 'Env' written as label key",)),
+    model.RolledBack(("Secret argocd/aks-app1-1234",), ("ClusterRoleBinding b (timed out): az aks command invoke ...",)),
+    model.RolledBack(),
 ]
 
 
@@ -121,7 +128,7 @@ def test_the_orchestrators_eligibility_check_reads_the_flag_without_decoding() -
         # Not decodable as a Discovered (no target, hub or identity): only the flag can be read.
         carried.add("discover", {"type": "Discovered", "eligible": eligible})
         assert [s.name for s in chain.REGISTER if s.when(settings, carried)][-1] == (
-            "verify" if eligible else "deregister")
+            "register" if eligible else "deregister")
         assert "discover" in carried and "federate" not in carried  # membership decodes nothing either
         assert chain.activity_input("register", "register", REF, carried)["results"] == {
             "discover": {"type": "Discovered", "eligible": eligible}}

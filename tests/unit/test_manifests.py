@@ -241,7 +241,9 @@ def test_binding_and_role_assignment_names() -> None:
 # ---- ClusterRoleBinding ---------------------------------------------------------------------
 
 def test_cluster_role_binding_binds_the_identity_object_id() -> None:
-    b = manifests.cluster_role_binding(fakes.settings(WIF_CLUSTER_ROLE="argocd-manager"), IDENTITY)
+    target = facts().ref
+    b = manifests.cluster_role_binding(fakes.settings(WIF_CLUSTER_ROLE="argocd-manager"), IDENTITY, target)
+    assert b["metadata"]["annotations"][manifests.ANNOTATION_CLUSTER_ID] == target.id  # provenance
     assert (b["apiVersion"], b["kind"]) == ("rbac.authorization.k8s.io/v1", "ClusterRoleBinding")
     assert b["roleRef"] == {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": "argocd-manager"}
     assert b["subjects"] == [{"apiGroup": "rbac.authorization.k8s.io", "kind": "User", "name": IDENTITY.principal_id}]

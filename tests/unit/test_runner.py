@@ -142,8 +142,8 @@ def test_private_cluster_is_bound_and_verified_through_run_command(world: fakes.
     report = make(world, clock).onboard(ref)
     assert report.ok, report.error
     assert report.results["bind_rbac"] == model.Bound("kubernetes", "run-command", manifests.binding_name(world.identity),
-                                                      "applied")
-    assert world.calls["arm.runcommand.run"] == 2  # apply + auth can-i
+                                                      "created")
+    assert world.calls["arm.runcommand.run"] == 3  # get (provenance first), apply, auth can-i
     assert not any(op.startswith("kube.ClusterRoleBinding") for op in world.calls)
 
 

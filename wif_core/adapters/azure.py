@@ -177,14 +177,16 @@ class RoleAssignments:
             found = call(self.policy, f"read role assignment {name} at {scope}", lambda: ops.get(scope, name), fix=READER)
         except errors.NotFound:
             return None
-        return model.RoleAssignment(name=str(found.name), scope=scope, role_definition_id=str(found.role_definition_id),
-                                    principal_id=str(found.principal_id))
+        return model.RoleAssignment(name=str(found.name), scope=str(found.scope or scope),
+                                    role_definition_id=str(found.role_definition_id),
+                                    principal_id=str(found.principal_id), description=str(found.description or ""))
 
     def create(self, assignment: model.RoleAssignment) -> None:
         ops = self._ops(assignment.scope)
         # principalType skips Entra's principal lookup, which fails for minutes after an identity is new.
         body = RoleAssignmentCreateParameters(role_definition_id=assignment.role_definition_id,
-                                              principal_id=assignment.principal_id, principal_type="ServicePrincipal")
+                                              principal_id=assignment.principal_id, principal_type="ServicePrincipal",
+                                              description=assignment.description or None)
         call(self.policy, f"create role assignment {assignment.name} at {assignment.scope}",
              lambda: ops.create(assignment.scope, assignment.name, body), fix=RBAC_ADMIN)
 

@@ -1,84 +1,127 @@
 """deregister: remove what register and bind_rbac created, and nothing else.
 
-Runs after ``ResourceDeleteSuccess`` (the cluster is gone) or an HTTP DELETE
-(the cluster may still exist). Every removal is idempotent.
+Runs after ``ResourceDeleteSuccess`` (the cluster is gone), an HTTP DELETE or
+``offboard`` (the cluster may still exist), and in the register chain when a
+cluster left the opt-in. Every removal is idempotent and checks our provenance
+record first (``wif_core.provenance``): what is not ours, or ours for another
+cluster, is left as it is and reported. The hub itself is never touched.
 """
 from __future__ import annotations
 
 from typing import Optional
 
-from wif_core import config, errors, manifests, model, ports
+from wif_core import config, errors, manifests, model, ports, provenance
 from wif_core.steps import rbac, register
 
+HUB = "skipped: it is the Argo CD hub itself"
 
-def _secret(p: ports.Ports, settings: config.Settings, hub: Optional[model.ClusterFacts], ref: model.ClusterRef) -> str:
+
+def _read_secret(p: ports.Ports, settings: config.Settings, hub: Optional[model.ClusterFacts],
+                 ref: model.ClusterRef) -> str:
+    """ours | absent | foreign | other-cluster for the Secret we would have written for ``ref``."""
     if hub is None:
         return "absent"  # in-cluster topology and the cluster is gone: the Secret went with it
-    kube = p.kube(hub)
-    name = manifests.secret_name(ref)
-    existing = kube.get(register.API, register.KIND, settings.namespace, name)
+    existing = p.kube(hub).get(register.API, register.KIND, settings.namespace, manifests.secret_name(ref))
+    return "absent" if existing is None else provenance.kube_owner(existing, ref)
+
+
+def _delete_secret(p: ports.Ports, settings: config.Settings, hub: model.ClusterFacts, ref: model.ClusterRef) -> str:
+    deleted = p.kube(hub).delete(register.API, register.KIND, settings.namespace, manifests.secret_name(ref))
+    return "deleted" if deleted else "absent"
+
+
+def secret(p: ports.Ports, settings: config.Settings, hub: model.ClusterFacts, ref: model.ClusterRef) -> str:
+    """Our Secret for ``ref`` removed: deleted | absent | foreign | other-cluster (left alone)."""
+    owner = _read_secret(p, settings, hub, ref)
+    return _delete_secret(p, settings, hub, ref) if owner == provenance.OURS else owner
+
+
+def _assignment(p: ports.Ports, settings: config.Settings, ref: model.ClusterRef, identity: model.IdentityFacts) -> str:
+    wanted = model.RoleAssignment(
+        name=manifests.role_assignment_name(ref.id, identity.principal_id, settings.azure_rbac_role_id), scope=ref.id,
+        role_definition_id=manifests.role_definition_id(ref.subscription_id, settings.azure_rbac_role_id),
+        principal_id=identity.principal_id)
+    found = p.roles.get(wanted.scope, wanted.name)
+    if found is None:
+        return "absent"
+    owner = provenance.assignment_owner(found, wanted, ref)
+    if owner != provenance.OURS:
+        return owner
+    return "deleted" if p.roles.delete(wanted.scope, wanted.name) else "absent"
+
+
+def binding(p: ports.Ports, settings: config.Settings, d: model.Discovered) -> str:
+    """Our binding or role assignment on ``d.target`` removed: deleted | absent | foreign | other-cluster."""
+    if rbac.mode(settings, d.target) == "azure":
+        return _assignment(p, settings, d.target.ref, d.identity)
+    name = manifests.binding_name(d.identity)
+    existing = rbac.read_binding(p, settings, d.target, name)  # through run command too: never delete unseen
     if existing is None:
         return "absent"
-    annotations = (existing.get("metadata") or {}).get("annotations") or {}
-    if not manifests.is_ours(existing) or str(annotations.get(manifests.ANNOTATION_CLUSTER_ID, "")).lower() != ref.key:
-        return "foreign"
-    return "deleted" if kube.delete(register.API, register.KIND, settings.namespace, name) else "absent"
-
-
-def _binding(p: ports.Ports, settings: config.Settings, d: model.Discovered) -> str:
-    if rbac.mode(settings, d.target) == "azure":
-        wanted = rbac.assignment(settings, d)
-        return "deleted" if p.roles.delete(wanted.scope, wanted.name) else "absent"
-    name = manifests.binding_name(d.identity)
+    owner = provenance.kube_owner(existing, d.target.ref, d.identity.id)
+    if owner != provenance.OURS:
+        return owner
     if rbac.via_run_command(settings, d.target):
         rbac.run_kubectl(p, d.target, f"kubectl delete clusterrolebinding {name} --ignore-not-found", {})
         return "deleted"
-    kube = p.kube(d.target)
-    existing = kube.get(rbac.API, rbac.KIND, None, name)
-    if existing is None:
-        return "absent"
-    if not manifests.is_ours(existing):
-        return "foreign"
-    return "deleted" if kube.delete(rbac.API, rbac.KIND, None, name) else "absent"
+    return "deleted" if p.kube(d.target).delete(rbac.API, rbac.KIND, None, name) else "absent"
 
 
-def _credentials(p: ports.Ports, settings: config.Settings, ref: model.ClusterRef) -> tuple[str, ...]:
+def _credentials(p: ports.Ports, settings: config.Settings, ref: model.ClusterRef,
+                 issuer: Optional[str]) -> tuple[str, ...]:
     """In-cluster topology: our credentials trusting this cluster (named from its id) are removed.
 
-    Works after the cluster is gone; a same-trust credential under another name is not ours and stays.
+    Works after the cluster is gone (its issuer unknown then: the subject must match); a same-trust
+    credential under another name is not ours and stays.
     """
     if settings.topology != "in-cluster":
         return ()
-    names = [manifests.credential_name(ref, subject) for subject in settings.subjects()]
-    return tuple(name for name in names if p.identities.delete_credential(settings.identity, name))
+    ours = {manifests.credential_name(ref, subject).lower(): subject for subject in settings.subjects()}
+    existing = p.identities.list_credentials(settings.identity)
+    doomed = [c.name for c in existing if c.name.lower() in ours
+              and provenance.deletable_credential(c, ours[c.name.lower()], issuer)]
+    return tuple(name for name in doomed if p.identities.delete_credential(settings.identity, name))
+
+
+def is_hub(settings: config.Settings, ref: model.ClusterRef) -> bool:
+    return settings.topology == "hub" and settings.hub is not None and settings.hub.key == ref.key
 
 
 def deregister(p: ports.Ports, settings: config.Settings, ref: model.ClusterRef,
                d: Optional[model.Discovered]) -> model.Deregistered:
     if not settings.allows(ref):
         raise errors.Forbidden(f"{ref.id} is outside WIF_ALLOWED_SCOPES; add its subscription or resource group there")
+    if is_hub(settings, ref):
+        return model.Deregistered(secret="skipped", binding="skipped", reason=HUB)
     target: Optional[model.ClusterFacts] = d.target if d else None
     if target is None:
         try:
             target = p.clusters.get_cluster(ref)
         except errors.NotFound:
             target = None  # deleted: its bindings went with it
+    ref = target.ref if target is not None else ref  # canonical when ARM still knows it
     if settings.topology == "hub":
         assert settings.hub is not None
         hub: Optional[model.ClusterFacts] = d.hub if d else p.clusters.get_cluster(settings.hub)
     else:
         hub = target
-    secret = _secret(p, settings, hub, ref)
-    binding = "absent"
+    owner = _read_secret(p, settings, hub, ref)
+    if d is not None and owner != provenance.OURS:
+        # Left the opt-in: our Secret is the record that it was ever registered. Without it there is
+        # nothing of ours to look for, and nothing is read on the cluster (it may not let us).
+        return model.Deregistered(secret=owner, binding="skipped", reason=f"not registered: {d.reason}")
+    identity = d.identity if d else p.identities.get_identity(settings.identity)
     if target is None or target.provisioning_state.lower() == "deleting":
+        bound = "absent"
         if settings.rbac_mode != "kubernetes":
-            # The name is deterministic, so an assignment left at a deleted cluster's scope is still ours to remove.
-            identity = d.identity if d else p.identities.get_identity(settings.identity)
-            name = manifests.role_assignment_name(ref.id, identity.principal_id, settings.azure_rbac_role_id)
-            binding = "deleted" if p.roles.delete(ref.id, name) else "absent"
+            # The name is deterministic, so an assignment left at a deleted cluster's scope is still found.
+            bound = _assignment(p, settings, ref, identity)
     else:
-        identity = d.identity if d else p.identities.get_identity(settings.identity)
-        full = model.Discovered(target=target, hub=hub or target, identity=identity)
-        binding = _binding(p, settings, full)
-    credentials = _credentials(p, settings, ref)
-    return model.Deregistered(secret=secret, binding=binding, credentials=credentials)
+        bound = binding(p, settings, model.Discovered(target=target, hub=hub or target, identity=identity))
+    issuer = target.oidc_issuer if target is not None else None
+    credentials = _credentials(p, settings, ref, issuer)
+    gone = owner
+    if owner == provenance.OURS and hub is not None:
+        # Last: the Secret is the record a retry after a crash starts from (see the opt-in case above).
+        gone = _delete_secret(p, settings, hub, ref)
+    return model.Deregistered(secret=gone, binding=bound, credentials=credentials)

@@ -7,7 +7,7 @@ and only one onboarding per process writes (the others wait for it and re-read).
 """
 from __future__ import annotations
 
-from wif_core import config, errors, manifests, model, ports
+from wif_core import config, errors, manifests, model, ports, provenance
 from wif_core.steps import propagation
 
 MAX_CREDENTIALS = 20
@@ -65,6 +65,12 @@ def federate(p: ports.Ports, settings: config.Settings, d: model.Discovered) -> 
             if p.writers.generation(key) != generation:  # a writer finished since our list
                 existing = p.identities.list_credentials(settings.identity)
                 keep, create = plan(existing, desired)
+            taken = provenance.credential_conflicts(existing, create)
+            if taken:  # never overwrite a credential under our name that trusts someone else
+                raise errors.Refused(
+                    f"identity {d.identity.name}: {'; '.join(taken)}; left as it is: delete it (az identity "
+                    f"federated-credential delete --identity-name {settings.identity.name} -g "
+                    f"{settings.identity.resource_group} -n <name>) if it is stale, then register again")
             check_limit(d.identity, len(existing), len(create))
             for credential in create:
                 # Forget the proof before writing: if the write lands but its response is lost, the

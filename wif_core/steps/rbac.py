@@ -8,9 +8,10 @@ server we cannot reach is changed through AKS run command instead.
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import Any, Optional
 
-from wif_core import config, errors, manifests, model, ports
+from wif_core import config, errors, manifests, model, ports, provenance
+from wif_core.ports import KubeObject
 
 API, KIND = "rbac.authorization.k8s.io/v1", "ClusterRoleBinding"
 
@@ -31,14 +32,16 @@ def via_run_command(settings: config.Settings, target: model.ClusterFacts) -> bo
 
 
 def assignment(settings: config.Settings, d: model.Discovered) -> model.RoleAssignment:
-    scope = d.target.ref.id
-    role = manifests.role_definition_id(d.target.ref.subscription_id, settings.azure_rbac_role_id)
-    name = manifests.role_assignment_name(scope, d.identity.principal_id, settings.azure_rbac_role_id)
-    return model.RoleAssignment(name=name, scope=scope, role_definition_id=role, principal_id=d.identity.principal_id)
+    ref = d.target.ref
+    role = manifests.role_definition_id(ref.subscription_id, settings.azure_rbac_role_id)
+    name = manifests.role_assignment_name(ref.id, d.identity.principal_id, settings.azure_rbac_role_id)
+    return model.RoleAssignment(name=name, scope=ref.id, role_definition_id=role, principal_id=d.identity.principal_id,
+                                description=provenance.assignment_description(ref))
 
 
 def _same_binding(have: dict[str, Any], want: dict[str, Any]) -> bool:
-    return bool(have.get("roleRef") == want["roleRef"] and have.get("subjects") == want["subjects"])
+    return bool(have.get("roleRef") == want["roleRef"] and have.get("subjects") == want["subjects"]
+                and provenance.recorded_cluster(have) == provenance.recorded_cluster(want))
 
 
 def run_kubectl(p: ports.Ports, target: model.ClusterFacts, command: str, files: dict[str, str]) -> model.RunResult:
@@ -49,36 +52,73 @@ def run_kubectl(p: ports.Ports, target: model.ClusterFacts, command: str, files:
     return result
 
 
+def read_binding(p: ports.Ports, settings: config.Settings, target: model.ClusterFacts, name: str) -> Optional[KubeObject]:
+    """The binding under our name, read through the API or, for a private cluster, through run command."""
+    if not via_run_command(settings, target):
+        return p.kube(target).get(API, KIND, None, name)
+    logs = run_kubectl(p, target, f"kubectl get clusterrolebinding {name} -o json --ignore-not-found", {}).logs
+    text = logs.strip()
+    if not text:
+        return None
+    try:
+        found = json.loads(text[text.index("{"):])
+    except ValueError as e:  # run command prefixes nothing on success, but never trust a shape blindly
+        raise errors.TemporaryError(f"run command on {target.ref.name}: 'kubectl get' printed no JSON object") from e
+    return found if isinstance(found, dict) else None
+
+
+def fix_binding(settings: config.Settings, target: model.ClusterFacts, name: str) -> str:
+    where = f"az aks command invoke -g {target.ref.resource_group} -n {target.ref.name} --command " \
+        if via_run_command(settings, target) else ""
+    return (f"delete it ({where}'kubectl delete clusterrolebinding {name}') if it is stale, or bind another "
+            "identity (WIF_ARGOCD_IDENTITY_ID), then register again")
+
+
+def _bind_azure(p: ports.Ports, settings: config.Settings, d: model.Discovered) -> model.Bound:
+    wanted = assignment(settings, d)
+    found = p.roles.get(wanted.scope, wanted.name)
+    if found is not None:
+        owner = provenance.assignment_owner(found, wanted, d.target.ref)
+        if owner != provenance.OURS:
+            raise provenance.assignment_conflict(owner, found, wanted)
+        return model.Bound("azure", "arm", wanted.name, "unchanged")
+    try:
+        p.roles.create(wanted)
+    except errors.Conflict:
+        # The same principal+role+scope granted under another name counts, but it is not ours: never deleted.
+        return model.Bound("azure", "arm", wanted.name, "exists")
+    return model.Bound("azure", "arm", wanted.name, "created")
+
+
 def bind(p: ports.Ports, settings: config.Settings, d: model.Discovered) -> model.Bound:
     if mode(settings, d.target) == "azure":
-        wanted = assignment(settings, d)
-        if p.roles.get(wanted.scope, wanted.name) is not None:
-            return model.Bound("azure", "arm", wanted.name, "unchanged")
-        try:
-            p.roles.create(wanted)
-        except errors.Conflict:
-            # The same principal+role+scope granted under another name counts.
-            return model.Bound("azure", "arm", wanted.name, "exists")
-        return model.Bound("azure", "arm", wanted.name, "created")
-    desired = manifests.cluster_role_binding(settings, d.identity)
+        return _bind_azure(p, settings, d)
+    desired = manifests.cluster_role_binding(settings, d.identity, d.target.ref)
     name = desired["metadata"]["name"]
-    if via_run_command(settings, d.target):
-        run_kubectl(p, d.target, "kubectl apply -f binding.json", {"binding.json": json.dumps(desired)})
-        return model.Bound("kubernetes", "run-command", name, "applied")
+    via = "run-command" if via_run_command(settings, d.target) else "api"
+    existing = read_binding(p, settings, d.target, name)
+    if existing is not None:
+        owner = provenance.kube_owner(existing, d.target.ref, d.identity.id)
+        if owner != provenance.OURS:
+            raise provenance.kube_conflict(owner, dict(existing, kind=KIND), d.target.ref.name, d.target.ref,
+                                           fix_binding(settings, d.target, name))
+        if _same_binding(existing, desired):
+            return model.Bound("kubernetes", via, name, "unchanged")
+    if via == "run-command":
+        # roleRef is immutable: a binding of ours to another role is replaced, not applied over.
+        command = "kubectl apply -f binding.json"
+        if existing is not None and existing.get("roleRef") != desired["roleRef"]:
+            command = f"kubectl delete clusterrolebinding {name} && {command}"
+        run_kubectl(p, d.target, command, {"binding.json": json.dumps(desired)})
+        return model.Bound("kubernetes", via, name, "created" if existing is None else "updated")
     kube = p.kube(d.target)
-    existing = kube.get(API, KIND, None, name)
     if existing is None:
         kube.create(desired)
-        return model.Bound("kubernetes", "api", name, "created")
-    if not manifests.is_ours(existing):
-        raise errors.Refused(f"ClusterRoleBinding {name} on {d.target.ref.name} was not created by "
-                             f"{manifests.MANAGED_BY}; delete it, then register again")
-    if _same_binding(existing, desired):
-        return model.Bound("kubernetes", "api", name, "unchanged")
+        return model.Bound("kubernetes", via, name, "created")
     if existing.get("roleRef") != desired["roleRef"]:
         # roleRef is immutable in Kubernetes: replace the binding.
         kube.delete(API, KIND, None, name)
         kube.create(desired)
     else:
         kube.replace(dict(desired, metadata=dict(desired["metadata"], resourceVersion=existing["metadata"]["resourceVersion"])))
-    return model.Bound("kubernetes", "api", name, "updated")
+    return model.Bound("kubernetes", via, name, "updated")

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Optional
 
 import yaml
 
@@ -144,14 +144,26 @@ def _delete(kubectl: Kubectl, args: Args, files: dict[str, bytes], out: list[str
         out.append(f'{r.qualified} "{name}" deleted')
 
 
+def _get_one(kubectl: Kubectl, r: Any, namespace: str, name: str, args: Args) -> Optional[dict[str, Any]]:
+    try:
+        found: dict[str, Any] = kubectl.call("GET", r.path(namespace, name))
+    except ApiFailure as e:
+        if e.status == 404 and args.ignore_not_found:
+            return None
+        raise
+    return found
+
+
 def _get(kubectl: Kubectl, args: Args, files: dict[str, bytes], out: list[str]) -> None:
     if not args.positional:
         raise CommandError("error: you must specify the type of resource to get")
     r = kubectl.resource(args.positional[0])
     namespace = (args.namespace or "default") if r.namespaced else ""
     names = args.positional[1:]
-    items = [kubectl.call("GET", r.path(namespace, n)) for n in names] if names else \
-        kubectl.call("GET", r.path(namespace)).get("items", [])
+    items = [found for found in (_get_one(kubectl, r, namespace, n, args) for n in names) if found is not None] \
+        if names else kubectl.call("GET", r.path(namespace)).get("items", [])
+    if names and not items:
+        return  # --ignore-not-found: kubectl prints nothing and exits 0
     for item in items:
         item.setdefault("apiVersion", f"{r.group}/{r.version}" if r.group else r.version)
         item.setdefault("kind", r.kind)

@@ -35,6 +35,7 @@ class Assignment:
     principal_type: str
     created_on: str
     created_by: str
+    description: Optional[str] = None
 
     @property
     def id(self) -> str:
@@ -51,7 +52,7 @@ class Assignment:
                 "roleDefinitionId": self.role_definition_id, "principalId": self.principal_id,
                 "principalType": self.principal_type, "scope": self.scope, "condition": None,
                 "conditionVersion": None, "createdOn": self.created_on, "updatedOn": self.created_on,
-                "createdBy": self.created_by, "updatedBy": self.created_by, "description": None,
+                "createdBy": self.created_by, "updatedBy": self.created_by, "description": self.description,
                 "delegatedManagedIdentityResourceId": None,
             },
         }
@@ -118,8 +119,9 @@ class RoleAssignments:
                            "creating this principal and then immediately assigning a role, this error might be related "
                            "to a replication delay. In this case, set the role assignment principalType property to a "
                            "value, such as ServicePrincipal, User, or Group.  See https://aka.ms/docs-principaltype")
+        description = props.get("description")
         new = Assignment(t.name, t.scope, role, principal, ptype or "ServicePrincipal", base.now_iso(),
-                         call.principal.oid)
+                         call.principal.oid, str(description) if description is not None else None)
         with self._lock:
             old = self._items.get(key)
             if old is not None:
