@@ -226,12 +226,14 @@ class _Tokens:
 class _Kube:
     def __init__(self, w: World, ref: model.ClusterRef) -> None:
         self.w, self.ref = w, ref
-        self.store = w.objects[ref.key]
-        self.private = w.clusters[ref.key].private  # outside the VNet: unreachable
+        self.store = w.objects.setdefault(ref.key, {})
 
     def _op(self, op: str) -> None:
         self.w._call(f"kube.{op}")
-        if self.private:
+        facts = self.w.clusters.get(self.ref.key)
+        if facts is None:  # deleted: its API server's name no longer resolves
+            raise errors.Unreachable(f"{self.ref.name}: cannot reach the API server (the cluster is gone)")
+        if facts.private:  # outside the VNet: unreachable
             raise errors.Unreachable(f"{self.ref.name}: private API server is not reachable")
 
     def get(self, api_version: str, kind: str, namespace: Optional[str], name: str) -> Optional[dict[str, Any]]:
@@ -318,6 +320,8 @@ class _Roles:
 
     def create(self, assignment: model.RoleAssignment) -> None:
         self.w._call("arm.role.put")
+        if "/managedclusters/" in assignment.scope.lower() and assignment.scope.lower() not in self.w.clusters:
+            raise errors.NotFound(f"the scope {assignment.scope} does not exist")
         for a in self.w.assignments.values():
             if (a.scope.lower(), a.principal_id, a.role_definition_id) == (
                     assignment.scope.lower(), assignment.principal_id, assignment.role_definition_id):
@@ -337,6 +341,8 @@ class _RunCommand:
 
     def run(self, ref: model.ClusterRef, command: str, files: dict[str, str]) -> model.RunResult:
         self.w._call("arm.runcommand.run")
+        if ref.key not in self.w.clusters:
+            raise errors.NotFound(f"cluster {ref.id} not found")
         result = model.RunResult(0, "")
         for part in command.split(" && "):  # sh runs the next only if the last exited 0
             result = self._one(ref, part, files)

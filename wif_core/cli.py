@@ -86,6 +86,16 @@ class _Context:
     def failed(self, report: runner.Report) -> None:
         self.err.write(f"error: {report.chain} {report.cluster}: {report.failed_step}: {_one_line(report.error)}\n")
 
+    def outcome(self, report: runner.Report) -> None:
+        """The run's last line on stderr: the error, or why the cluster was skipped (exit 0)."""
+        if not report.ok:
+            self.failed(report)
+            return
+        why = _skipped(report)
+        if why:
+            self.err.write(f"skipped: {report.cluster}: {_one_line(why)}\n")
+
+
     def emit(self, doc: object) -> None:
         self.out.write(json.dumps(doc, sort_keys=False) + "\n")
         self.out.flush()
@@ -93,6 +103,17 @@ class _Context:
 
 def _one_line(text: str) -> str:
     return " ".join(text.split()) or "(no message)"
+
+
+def _skipped(report: runner.Report) -> str:
+    """Why nothing was done: the hub itself, or a cluster outside the opt-in that was never registered."""
+    gone = report.results.get("deregister")
+    if isinstance(gone, model.Deregistered) and gone.reason:
+        return gone.reason.removeprefix("skipped: ")
+    found = report.results.get("discover")
+    if isinstance(found, model.Discovered) and not found.eligible and not isinstance(gone, model.Deregistered):
+        return found.reason
+    return ""
 
 
 def _read(name: str) -> bytes:
@@ -122,9 +143,15 @@ class _Progress:
 
     def __init__(self, err: TextIO, steps: Sequence[chain.Step]) -> None:
         self.err, self.names = err, [s.name for s in steps]
+        self.extra = {s.name for s in chain.ROLLBACK}  # shown as [+] when a failed onboarding rolls back
 
     def __call__(self, event: runner.Progress) -> None:
         n = self.names.index(event.step) + 1 if event.step in self.names else 0
+        if event.step in self.extra:
+            message = _one_line(event.message)[:300] if event.message else ""
+            self.err.write(f"[+] {event.step:<19} {event.status}{': ' + message if message else ''}\n")
+            self.err.flush()
+            return
         status = event.status if event.status not in ("retrying", "waiting") else f"{event.status} (attempt {event.attempt})"
         message = _one_line(event.message)[:160] if event.message else ""
         took = f"  {event.seconds:.1f}s" if event.status not in ("started", "skipped") else ""
@@ -161,10 +188,12 @@ def _event(args: argparse.Namespace, ctx: _Context) -> int:
                 last[decision.cluster.key] = decision.action
                 name = "register" if decision.action == "register" else "deregister"
                 report = _runner(ctx, p, settings, name).run(name, decision.cluster)
-                row.update(run="ok" if report.ok else "failed", error=report.error, failed_step=report.failed_step)
+                skipped = _skipped(report) if report.ok else ""
+                row.update(run="skipped" if skipped else ("ok" if report.ok else "failed"), error=report.error,
+                           failed_step=report.failed_step, **({"reason_skipped": skipped} if skipped else {}))
                 if not report.ok:
                     status = FAILED
-                    ctx.failed(report)
+                ctx.outcome(report)
         ctx.emit(row)
     return status
 
@@ -188,8 +217,7 @@ def _chain(name: str) -> Callable[[argparse.Namespace, _Context], int]:
         settings = ctx.settings()
         report = _runner(ctx, ctx.ports(settings), settings, name).run(name, ref)
         ctx.emit(_summary(report))
-        if not report.ok:
-            ctx.failed(report)
+        ctx.outcome(report)
         return OK if report.ok else FAILED
 
     return command

@@ -444,3 +444,92 @@ def test_the_hub_federation_run_converges_under_every_fault(op: str, fault: str)
     assert len(world.credentials) == 2 and len({(c.issuer, c.subject) for c, _ in world.credentials.values()}) == 2
     assert onboard.results["federate"].created == (), "the registration found the federation done"
     assert world.object(fakes.HUB_ID, "Secret", "argocd", manifests.secret_name(target)) is not None
+
+
+# ---- permanent failures and the cluster deleted at every step: nothing left pointing Argo CD at it -------
+
+_ONBOARD_STEPS = [s.name for s in chain.REGISTER if s.name not in ("discover", "deregister")]
+
+
+def _first_op(kind: str, step: str) -> str:
+    steps = dict(_REGISTER_COMMON, bind_rbac=_BIND[kind], verify=_VERIFY.get(kind, ["kube.sar.review"]))
+    return steps[step][0]
+
+
+def _assert_nothing_points_argo_at(setup: Setup) -> None:
+    assert setup.objects("Secret") == [], "a failed onboarding left a cluster Secret"
+    assert setup.objects("ClusterRoleBinding") == [] and setup.world.assignments == {}, "this run's grant was left"
+
+
+@pytest.mark.parametrize("again", [False, True], ids=["first", "re-registration"])
+@pytest.mark.parametrize("step", _ONBOARD_STEPS)
+@pytest.mark.parametrize("kind", list(KINDS))
+def test_a_permanent_failure_at_any_step_leaves_no_secret(kind: str, step: str, again: bool) -> None:
+    setup = Setup(kind)
+    if again:  # registered before: its Secret too must go when this run cannot show Argo CD can use the cluster
+        assert setup.run("register").ok
+        setup.world.objects[setup.ref.key].clear()  # someone removed the binding: this run re-creates it
+        setup.world.assignments.clear()
+    op = _first_op(kind, step)
+
+    def on_progress(event: runner.Progress) -> None:
+        if event.step == step and event.status == "started":
+            setup.world.fail(op, errors.Forbidden(f"403 on {op}"))
+
+    report = setup.run("register", on_progress)
+    assert not report.ok and report.failed_step == step, report.error
+    assert "rolled back" in report.error or "left:" in report.error, report.error
+    _assert_nothing_points_argo_at(setup)
+
+
+@pytest.mark.parametrize("step", _ONBOARD_STEPS)
+@pytest.mark.parametrize("kind", list(KINDS))
+def test_the_cluster_deleted_at_any_step_leaves_no_secret(kind: str, step: str) -> None:
+    setup = Setup(kind)
+
+    def on_progress(event: runner.Progress) -> None:
+        if event.step == step and event.status == "started" and setup.ref.key in setup.world.clusters:
+            del setup.world.clusters[setup.ref.key]  # ARM forgets it, its API server goes with its objects
+            setup.world.objects[setup.ref.key].clear()
+
+    report = setup.run("register", on_progress)
+    if report.ok:
+        # Nothing of the cluster was needed any more (the Secret's facts were read before): the delete
+        # event that follows every deletion deregisters it.
+        assert step == "register", (step, report.results)
+        assert setup.run("deregister").ok
+    _assert_nothing_points_argo_at(setup)
+
+
+def test_a_failed_rollback_names_what_is_left_and_the_command_that_removes_it() -> None:
+    setup = Setup("kube-rbac")
+
+    def on_progress(event: runner.Progress) -> None:
+        if event.step == "verify" and event.status == "started":
+            setup.world.fail("kube.sar.review", errors.Forbidden("403 on SubjectAccessReview"))
+        if event.step == "rollback" and event.status == "started":
+            setup.world.fail("kube.ClusterRoleBinding.get", *[errors.Unreachable("timed out")] * 8)
+
+    report = setup.run("register", on_progress)
+    assert not report.ok and report.failed_step == "verify"
+    assert f"ClusterRoleBinding {manifests.binding_name(setup.world.identity)}" in report.error
+    assert "kubectl delete clusterrolebinding" in report.error, report.error
+
+
+@pytest.mark.parametrize("kind", list(_DURABLE_WRITES))
+def test_durable_permanent_failure_rolls_back_through_the_orchestrator(kind: str) -> None:
+    """The same rollback through function_app's orchestrator: one more activity, then the run fails saying so."""
+    setup = Setup(kind, fakes.Clock(start=1_700_000_000.0))
+    op = _first_op(kind, "verify")
+
+    def hook(given: Any) -> bool:
+        if isinstance(given, dict) and given.get("step") == "verify":
+            setup.world.fail(op, errors.Forbidden(f"403 on {op}"))
+        return False
+
+    inst, host = run_durable(setup, "register", hook)
+    assert inst.status == "Failed", inst.output
+    steps = [a["input"]["step"] for a in inst.activities]
+    assert steps[-2:] == ["verify", "rollback"] and "register" not in steps, steps
+    assert "verify: " in str(inst.output) and "rolled back: removed" in str(inst.output), inst.output
+    _assert_nothing_points_argo_at(setup)
