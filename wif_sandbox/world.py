@@ -156,6 +156,9 @@ class Sandbox:
             "REQUESTS_CA_BUNDLE": str(self.ca_bundle),
             "SSL_CERT_FILE": str(self.ca_bundle),
             "WIF_ARGOCD_NAMESPACE": ARGOCD_NAMESPACE,
+            # The token path the webhook mounts in Argo CD's pods, for a product that still
+            # writes AZURE_FEDERATED_TOKEN_FILE into the Secret (that value overrides the pod's).
+            "WIF_FEDERATED_TOKEN_FILE": self.faults.webhook_token_file,
         }
 
     # ----- clusters -----
