@@ -1,6 +1,8 @@
 """The whole sandbox wired together: one CA, Entra, ARM, the OIDC host, AKS clusters.
 
-``Sandbox.start()`` gives a tenant and subscription with random GUIDs, the
+``Sandbox.start()`` gives a tenant and two subscriptions with random GUIDs (the
+hub, the identity and default targets live in the first; ``create_cluster`` can
+put a cluster in the second, ``second_subscription_id``), the
 function app's own Entra application (client id + sandbox-only secret), the Argo
 CD user-assigned identity, a hub cluster seeded with Argo CD's namespace and
 service accounts (and the function's namespaced RBAC from
@@ -55,6 +57,8 @@ class Sandbox:
         self._owns_workdir = owns_workdir
         self.log = faults_mod.RequestLog()
         self.tenant_id, self.subscription_id = str(uuid.uuid4()), str(uuid.uuid4())
+        self.second_subscription_id = str(uuid.uuid4())
+        self.subscription_ids = (self.subscription_id, self.second_subscription_id)
         self.operator_id = str(uuid.uuid4())  # the human who "creates" clusters in the sandbox
         self.ca = CA.create(workdir / "pki")
         self.ca_bundle: Path = self.ca.bundle_path
@@ -63,7 +67,8 @@ class Sandbox:
         self.entra = Entra(self.tenant_id, knobs=knobs, identity_of=lambda cid: self.arm.identities.by_client_id(cid),
                            jwks_of=self.oidc.jwks_of, clock=clock)
         self.arm = Arm(subscription_id=self.subscription_id, entra=self.entra, knobs=knobs, ca_pem=self.ca.pem,
-                       provision=lambda c: self._aks.provision(c), publish=self._publish, clock=clock)
+                       provision=lambda c: self._aks.provision(c), publish=self._publish, clock=clock,
+                       more_subscriptions=(self.second_subscription_id,))
         self._aks = Aks(ca=self.ca, log=self.log, knobs=knobs, oidc=self.oidc, entra=self.entra,
                         role_assignments=self.arm.roles)
         self._servers: list[HttpsServer] = []
@@ -147,7 +152,7 @@ class Sandbox:
         return {
             "WIF_HUB_CLUSTER_ID": self.hub_id,
             "WIF_ARGOCD_IDENTITY_ID": self.identity_id,
-            "WIF_ALLOWED_SCOPES": f"/subscriptions/{self.subscription_id}",
+            "WIF_ALLOWED_SCOPES": ",".join(f"/subscriptions/{s}" for s in self.subscription_ids),
             "WIF_ARM_ENDPOINT": self.arm.url,
             "AZURE_AUTHORITY_HOST": self.entra.url,
             "AZURE_TENANT_ID": self.tenant_id,
@@ -165,13 +170,18 @@ class Sandbox:
 
     def create_cluster(self, name: str, resource_group: str = "rg-apps", *, private: bool = False,
                        azure_rbac: bool = False, tags: Optional[dict[str, str]] = None,
-                       location: str = "westeurope") -> str:
-        """Create a target cluster through ARM's own PUT path (Event Grid event included)."""
+                       location: str = "westeurope", subscription_id: str = "") -> str:
+        """Create a target cluster through ARM's own PUT path (Event Grid event included).
+
+        ``subscription_id``: one of ``subscription_ids`` (default the first).
+        """
+        if subscription_id and subscription_id.lower() not in {s.lower() for s in self.subscription_ids}:
+            raise KeyError(f"subscription {subscription_id} is not in this sandbox: {', '.join(self.subscription_ids)}")
         return self._create(name, resource_group, private=private, azure_rbac=azure_rbac, tags=dict(tags or {}),
-                            location=location, admin=True, delay=None)
+                            location=location, admin=True, delay=None, subscription=subscription_id)
 
     def _create(self, name: str, resource_group: str, *, private: bool, azure_rbac: bool, tags: dict[str, str],
-                location: str, admin: bool, delay: Optional[float]) -> str:
+                location: str, admin: bool, delay: Optional[float], subscription: str = "") -> str:
         group = str(uuid.uuid4())  # the cluster's Entra admin group
         self.entra.directory.add_member(group, self.operator_id)
         if admin:  # the function app administers targets (not the hub: namespaced RBAC only)
@@ -180,7 +190,8 @@ class Sandbox:
             "aadProfile": {"managed": True, "enableAzureRBAC": azure_rbac, "adminGroupObjectIDs": [group]},
             "apiServerAccessProfile": {"enablePrivateCluster": private},
             "oidcIssuerProfile": {"enabled": True}, "securityProfile": {"workloadIdentity": {"enabled": True}}}}
-        cluster, _ = self.arm.clusters.put(resource_group, name, body, self.operator_claims(), delay=delay)
+        cluster, _ = self.arm.clusters.put(resource_group, name, body, self.operator_claims(), delay=delay,
+                                           subscription=subscription)
         self._write_kubeconfig()
         return cluster.id
 
@@ -203,12 +214,23 @@ class Sandbox:
     def kube(self, cluster_id: str) -> KubeApiServer:
         return self.plane(cluster_id).kube
 
+    def context(self, cluster_id: str) -> str:
+        """The admin kubeconfig's context for a cluster: its name, unless an older cluster has that name.
+
+        Then ``name_group_subscription8`` (two ``prod`` clusters in different subscriptions).
+        """
+        cluster = self.cluster(cluster_id)
+        first = next(c for c in self.arm.clusters.all() if c.name.lower() == cluster.name.lower())
+        if first is cluster:
+            return cluster.name
+        return f"{cluster.name}_{cluster.resource_group}_{cluster.id.split('/')[2][:8]}"
+
     def _write_kubeconfig(self) -> None:
         cert, key = self._admin_cert()
         contexts = []
         for c in self.arm.clusters.all():
             if isinstance(c.plane, Plane) and c.transition != "Deleting":
-                contexts.append(kubeconfig.AdminContext(c.name, c.plane.admin_url))
+                contexts.append(kubeconfig.AdminContext(self.context(c.id), c.plane.admin_url))
         current = HUB[0] if any(c.name == HUB[0] for c in contexts) else (contexts[0].name if contexts else "")
         kubeconfig.write_admin(self.kubeconfig_path, contexts, cert, key, current, self.ca.pem)
 
@@ -235,12 +257,12 @@ class Sandbox:
         """A realistic event for ``cluster_id`` (not delivered): ``kind`` write|delete, ``schema`` eventgrid|cloudevents."""
         if kind not in ("write", "delete") or schema not in ("eventgrid", "cloudevents"):
             raise ValueError("kind is write|delete, schema is eventgrid|cloudevents")
-        evt = events.resource_event(kind, resource_id=cluster_id, subscription_id=self.subscription_id,
+        evt = events.resource_event(kind, resource_id=cluster_id, subscription_id=cluster_id.split("/")[2],
                                     tenant_id=self.tenant_id, claims=self.operator_claims())
         return events.to_cloudevent(evt) if schema == "cloudevents" else evt
 
     def _publish(self, kind: str, cluster: ManagedCluster, claims: dict[str, Any], url: str) -> None:
-        evt = events.resource_event(kind, resource_id=cluster.id, subscription_id=self.subscription_id,
+        evt = events.resource_event(kind, resource_id=cluster.id, subscription_id=cluster.id.split("/")[2],
                                     tenant_id=self.tenant_id, claims=claims, url=url)
         with self._lock:
             self.published.append(evt)
