@@ -68,6 +68,8 @@ class Faults:
     # Argo CD pods: where the workload identity webhook mounts the projected token
     # (``webhook.NEW_TOKEN_FILE`` from v1.6.0, ``webhook.OLD_TOKEN_FILE`` before).
     webhook_token_file: str = webhook.NEW_TOKEN_FILE
+    # Event Grid: how the system topic spells cluster ids (``events.recase``: canonical | lower | mixed).
+    event_casing: str = "canonical"
     _rng: random.Random = field(default_factory=random.Random, repr=False, compare=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
 

@@ -253,16 +253,20 @@ class Sandbox:
         with self._lock:
             self._subscribers.append(callback)
 
-    def event(self, cluster_id: str, kind: str = "write", schema: str = "eventgrid") -> dict[str, Any]:
-        """A realistic event for ``cluster_id`` (not delivered): ``kind`` write|delete, ``schema`` eventgrid|cloudevents."""
+    def event(self, cluster_id: str, kind: str = "write", schema: str = "eventgrid",
+              casing: str = "canonical") -> dict[str, Any]:
+        """A realistic event for ``cluster_id`` (not delivered): ``kind`` write|delete, ``schema``
+        eventgrid|cloudevents, ``casing`` canonical|lower|mixed (how the id is spelled, ``events.recase``)."""
         if kind not in ("write", "delete") or schema not in ("eventgrid", "cloudevents"):
             raise ValueError("kind is write|delete, schema is eventgrid|cloudevents")
-        evt = events.resource_event(kind, resource_id=cluster_id, subscription_id=cluster_id.split("/")[2],
+        spelled = events.recase(cluster_id, casing)
+        evt = events.resource_event(kind, resource_id=spelled, subscription_id=cluster_id.split("/")[2],
                                     tenant_id=self.tenant_id, claims=self.operator_claims())
         return events.to_cloudevent(evt) if schema == "cloudevents" else evt
 
     def _publish(self, kind: str, cluster: ManagedCluster, claims: dict[str, Any], url: str) -> None:
-        evt = events.resource_event(kind, resource_id=cluster.id, subscription_id=cluster.id.split("/")[2],
+        spelled = events.recase(cluster.id, self.faults.event_casing)
+        evt = events.resource_event(kind, resource_id=spelled, subscription_id=cluster.id.split("/")[2],
                                     tenant_id=self.tenant_id, claims=claims, url=url)
         with self._lock:
             self.published.append(evt)
