@@ -16,8 +16,10 @@ segments and provider type, upper-case group name, the name as written).
 from __future__ import annotations
 
 import datetime
+import threading
+import time
 import uuid
-from typing import Any
+from typing import Any, Callable
 
 WRITE = "Microsoft.Resources.ResourceWriteSuccess"
 DELETE = "Microsoft.Resources.ResourceDeleteSuccess"
@@ -104,3 +106,34 @@ def to_cloudevent(event: dict[str, Any]) -> dict[str, Any]:
         "datacontenttype": "application/json",
         "data": event["data"],
     }
+
+
+class Topic:
+    """The system topics' delivery: every subscriber gets each event on its own thread, as Event Grid pushes."""
+
+    def __init__(self) -> None:
+        self.published: list[dict[str, Any]] = []
+        self._subscribers: list[Callable[[dict[str, Any]], None]] = []
+        self._deliveries: list[threading.Thread] = []
+        self._lock = threading.Lock()
+
+    def subscribe(self, callback: Callable[[dict[str, Any]], None]) -> None:
+        with self._lock:
+            self._subscribers.append(callback)
+
+    def publish(self, event: dict[str, Any]) -> None:
+        with self._lock:
+            self.published.append(event)
+            subscribers = list(self._subscribers)
+        for callback in subscribers:
+            thread = threading.Thread(target=callback, args=(event,), name="eventgrid-delivery", daemon=True)
+            with self._lock:
+                self._deliveries.append(thread)
+            thread.start()
+
+    def drain(self, timeout: float) -> None:
+        deadline = time.monotonic() + timeout
+        with self._lock:
+            threads, self._deliveries = list(self._deliveries), []
+        for thread in threads:
+            thread.join(max(0.0, deadline - time.monotonic()))

@@ -72,9 +72,7 @@ class Sandbox:
         self._aks = Aks(ca=self.ca, log=self.log, knobs=knobs, oidc=self.oidc, entra=self.entra,
                         role_assignments=self.arm.roles)
         self._servers: list[HttpsServer] = []
-        self._subscribers: list[Callable[[dict[str, Any]], None]] = []
-        self._deliveries: list[threading.Thread] = []
-        self.published: list[dict[str, Any]] = []  # every event the system topic emitted (Event Grid schema)
+        self.topic = events.Topic()
         self._lock = threading.Lock()
         self.function_app = self.entra.register_app("aks-argocd-wif")
         self.function_principal_id = self.function_app.principal_id
@@ -215,15 +213,8 @@ class Sandbox:
         return self.plane(cluster_id).kube
 
     def context(self, cluster_id: str) -> str:
-        """The admin kubeconfig's context for a cluster: its name, unless an older cluster has that name.
-
-        Then ``name_group_subscription8`` (two ``prod`` clusters in different subscriptions).
-        """
-        cluster = self.cluster(cluster_id)
-        first = next(c for c in self.arm.clusters.all() if c.name.lower() == cluster.name.lower())
-        if first is cluster:
-            return cluster.name
-        return f"{cluster.name}_{cluster.resource_group}_{cluster.id.split('/')[2][:8]}"
+        """The admin kubeconfig's context for a cluster (``kubeconfig.context_name``)."""
+        return kubeconfig.context_name(self.cluster(cluster_id), self.arm.clusters.all())
 
     def _write_kubeconfig(self) -> None:
         cert, key = self._admin_cert()
@@ -250,8 +241,12 @@ class Sandbox:
 
     def subscribe(self, callback: Callable[[dict[str, Any]], None]) -> None:
         """Deliver every later ARM event (Event Grid schema) to ``callback``, on its own thread."""
-        with self._lock:
-            self._subscribers.append(callback)
+        self.topic.subscribe(callback)
+
+    @property
+    def published(self) -> list[dict[str, Any]]:
+        """Every event the system topics emitted (Event Grid schema), oldest first."""
+        return self.topic.published
 
     def event(self, cluster_id: str, kind: str = "write", schema: str = "eventgrid",
               casing: str = "canonical") -> dict[str, Any]:
@@ -266,21 +261,9 @@ class Sandbox:
 
     def _publish(self, kind: str, cluster: ManagedCluster, claims: dict[str, Any], url: str) -> None:
         spelled = events.recase(cluster.id, self.faults.event_casing)
-        evt = events.resource_event(kind, resource_id=spelled, subscription_id=cluster.id.split("/")[2],
-                                    tenant_id=self.tenant_id, claims=claims, url=url)
-        with self._lock:
-            self.published.append(evt)
-            subscribers = list(self._subscribers)
-        for callback in subscribers:
-            thread = threading.Thread(target=callback, args=(evt,), name="eventgrid-delivery", daemon=True)
-            with self._lock:
-                self._deliveries.append(thread)
-            thread.start()
+        self.topic.publish(events.resource_event(kind, resource_id=spelled, subscription_id=cluster.id.split("/")[2],
+                                                 tenant_id=self.tenant_id, claims=claims, url=url))
 
     def drain_events(self, timeout: float = 10.0) -> None:
         """Wait for deliveries in flight (tests that assert on their effects)."""
-        deadline = time.monotonic() + timeout
-        with self._lock:
-            threads, self._deliveries = list(self._deliveries), []
-        for thread in threads:
-            thread.join(max(0.0, deadline - time.monotonic()))
+        self.topic.drain(timeout)
