@@ -17,7 +17,7 @@ from pathlib import Path
 from types import FrameType
 from typing import Optional
 
-from wif_sandbox import faults
+from wif_sandbox import faults, webhook
 from wif_sandbox.world import Sandbox
 
 
@@ -32,6 +32,9 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--provisioning-delay", type=float, default=0.0, metavar="S",
                        help="seconds a new cluster stays in provisioningState Creating")
     serve.add_argument("--latency", type=float, default=0.0, metavar="S", help="added to every request")
+    serve.add_argument("--webhook-token-path", type=webhook.token_file, default=webhook.NEW_TOKEN_FILE,
+                       metavar="new|old|PATH", help="where the workload identity webhook mounts Argo CD's token: "
+                       "new (v1.6.0+, default), old (up to v1.5.1) or a path")
     serve.add_argument("--workdir", type=Path, default=None, help="where the CA and kubeconfig go (default: a temp dir)")
     sub.add_parser("demo", help="create a cluster and watch it get registered (see README)")
     return parser
@@ -43,7 +46,7 @@ def _log_line(entry: faults.LogEntry) -> None:
 
 def serve(args: argparse.Namespace) -> int:
     knobs = faults.Faults(latency_s=args.latency, propagation_delay_s=args.propagation_delay,
-                          provisioning_delay_s=args.provisioning_delay)
+                          provisioning_delay_s=args.provisioning_delay, webhook_token_file=args.webhook_token_path)
     stop = threading.Event()
 
     def on_signal(signum: int, frame: Optional[FrameType]) -> None:

@@ -3,8 +3,8 @@
 ``Faults`` holds mutable knobs read on every request, so a test or benchmark can
 turn them while the sandbox runs. Transport faults (latency, random 5xx, random
 timeouts) are applied by ``httpd`` in front of every service; behaviour knobs
-(propagation, provisioning, throttling, run-command duration) are read by the
-services that emulate those Azure behaviours.
+(propagation, provisioning, throttling, run-command duration, the webhook's
+token path) are read by the services that emulate those Azure behaviours.
 
 ``RequestLog`` records one entry per HTTP call as (service, operation, status).
 
@@ -28,6 +28,8 @@ import time
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
+
+from wif_sandbox import webhook
 
 WRITE_VERBS = frozenset(
     {"put", "create", "delete", "patch", "update", "post", "apply", "replace", "write", "deletecollection"}
@@ -63,6 +65,11 @@ class Faults:
     # ARM: how long an in-flight federated credential write holds its identity,
     # so that concurrent writes can collide (409) as they do in Entra.
     msi_write_hold_s: float = 0.05
+    # Argo CD pods: where the workload identity webhook mounts the projected token
+    # (``webhook.NEW_TOKEN_FILE`` from v1.6.0, ``webhook.OLD_TOKEN_FILE`` before).
+    webhook_token_file: str = webhook.NEW_TOKEN_FILE
+    # Event Grid: how the system topic spells cluster ids (``events.recase``: canonical | lower | mixed).
+    event_casing: str = "canonical"
     _rng: random.Random = field(default_factory=random.Random, repr=False, compare=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
 

@@ -1,9 +1,19 @@
 """Entra's check of a client assertion against federated identity credentials.
 
 The order follows what Entra reports: a malformed token (AADSTS50027), an expired
-one (AADSTS700024), no federated credential for its issuer and subject
-(AADSTS70021), an audience the credential does not list (AADSTS700212), an issuer
-whose keys cannot be fetched (AADSTS50166), a bad signature (AADSTS700027).
+one (AADSTS700024), no federated credential for its issuer and subject, an
+audience the credential does not list (AADSTS700212), an issuer whose keys cannot
+be fetched (AADSTS50166), a bad signature (AADSTS700027).
+
+"No federated credential" has three answers. AADSTS70021 when the identity has no
+credential Entra knows of yet, or when the matching one is still propagating.
+When it has credentials but none for the token's issuer, AADSTS700211 naming the
+issuer; when some trust the issuer but none the subject, AADSTS700213 naming the
+subject. Texts as Entra sends them (azure-workload-identity docs/book
+troubleshooting.md for 70021, with ``invalid_request``; Azure/azure-workload-identity
+issue #1200 for 700211, with ``invalid_client``; Azure/login issue #482 and
+azure-workload-identity #1200 for 700213). Issuer and subject compare exactly: a
+trailing slash or another casing is another issuer.
 
 Propagation: Entra's front ends learn a new credential some time after the ARM
 write returned. Until ``propagation_s`` has passed since it was written, the
@@ -80,17 +90,35 @@ def validate(
     audiences = claims.get("aud", [])
     audiences = [audiences] if isinstance(audiences, str) else [str(a) for a in audiences or []]
     _check_lifetime(claims)
-    visible = [c for c in identity.snapshot() if now - c.written_at >= propagation_s]
+    written = identity.snapshot()
+    visible = [c for c in written if now - c.written_at >= propagation_s]
     match = next((c for c in visible if c.issuer == issuer and c.subject == subject), None)
     if match is None:
-        raise _fail(70021, "No matching federated identity record found for presented assertion. "
-                    f"Assertion Issuer: '{issuer}'. Assertion Subject: '{subject}'. "
-                    f"Assertion Audience: '{','.join(audiences)}'.")
+        raise _no_match(issuer, subject, audiences, written, visible)
     if EXCHANGE_AUDIENCE not in audiences or not set(audiences) & set(match.audiences):
         raise _fail(700212, "No matching federated identity record found for presented assertion audience "
                     f"'{','.join(audiences)}'.")
     _check_signature(assertion, header, issuer, jwks_of)
     return match
+
+
+def _no_match(issuer: str, subject: str, audiences: list[str], written: list[FederatedCredential],
+              visible: list[FederatedCredential]) -> EntraError:
+    propagating = any(c.issuer == issuer and c.subject == subject for c in written)
+    if propagating or not visible:
+        return _fail(70021, "No matching federated identity record found for presented assertion. "
+                     f"Assertion Issuer: '{issuer}'. Assertion Subject: '{subject}'. "
+                     f"Assertion Audience: '{','.join(audiences)}'. "
+                     "https://docs.microsoft.com/en-us/azure/active-directory/develop/workload-identity-federation",
+                     "invalid_request")
+    if not any(c.issuer == issuer for c in visible):
+        return _fail(700211, f"No matching federated identity record found for presented assertion issuer "
+                     f"'{issuer}'. Please check your federated identity credential Subject, Audience and Issuer "
+                     "against the presented assertion. "
+                     "https://docs.microsoft.com/en-us/azure/active-directory/develop/workload-identity-federation")
+    return _fail(700213, f"No matching federated identity record found for presented assertion subject '{subject}'. "
+                 "Check your federated identity credential Subject, Audience and Issuer against the presented "
+                 "assertion. https://learn.microsoft.com/entra/workload-id/workload-identity-federation")
 
 
 def _check_lifetime(claims: dict[str, Any]) -> None:

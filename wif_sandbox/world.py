@@ -1,6 +1,8 @@
 """The whole sandbox wired together: one CA, Entra, ARM, the OIDC host, AKS clusters.
 
-``Sandbox.start()`` gives a tenant and subscription with random GUIDs, the
+``Sandbox.start()`` gives a tenant and two subscriptions with random GUIDs (the
+hub, the identity and default targets live in the first; ``create_cluster`` can
+put a cluster in the second, ``second_subscription_id``), the
 function app's own Entra application (client id + sandbox-only secret), the Argo
 CD user-assigned identity, a hub cluster seeded with Argo CD's namespace and
 service accounts (and the function's namespaced RBAC from
@@ -55,6 +57,8 @@ class Sandbox:
         self._owns_workdir = owns_workdir
         self.log = faults_mod.RequestLog()
         self.tenant_id, self.subscription_id = str(uuid.uuid4()), str(uuid.uuid4())
+        self.second_subscription_id = str(uuid.uuid4())
+        self.subscription_ids = (self.subscription_id, self.second_subscription_id)
         self.operator_id = str(uuid.uuid4())  # the human who "creates" clusters in the sandbox
         self.ca = CA.create(workdir / "pki")
         self.ca_bundle: Path = self.ca.bundle_path
@@ -63,13 +67,12 @@ class Sandbox:
         self.entra = Entra(self.tenant_id, knobs=knobs, identity_of=lambda cid: self.arm.identities.by_client_id(cid),
                            jwks_of=self.oidc.jwks_of, clock=clock)
         self.arm = Arm(subscription_id=self.subscription_id, entra=self.entra, knobs=knobs, ca_pem=self.ca.pem,
-                       provision=lambda c: self._aks.provision(c), publish=self._publish, clock=clock)
+                       provision=lambda c: self._aks.provision(c), publish=self._publish, clock=clock,
+                       more_subscriptions=(self.second_subscription_id,))
         self._aks = Aks(ca=self.ca, log=self.log, knobs=knobs, oidc=self.oidc, entra=self.entra,
                         role_assignments=self.arm.roles)
         self._servers: list[HttpsServer] = []
-        self._subscribers: list[Callable[[dict[str, Any]], None]] = []
-        self._deliveries: list[threading.Thread] = []
-        self.published: list[dict[str, Any]] = []  # every event the system topic emitted (Event Grid schema)
+        self.topic = events.Topic()
         self._lock = threading.Lock()
         self.function_app = self.entra.register_app("aks-argocd-wif")
         self.function_principal_id = self.function_app.principal_id
@@ -147,7 +150,7 @@ class Sandbox:
         return {
             "WIF_HUB_CLUSTER_ID": self.hub_id,
             "WIF_ARGOCD_IDENTITY_ID": self.identity_id,
-            "WIF_ALLOWED_SCOPES": f"/subscriptions/{self.subscription_id}",
+            "WIF_ALLOWED_SCOPES": ",".join(f"/subscriptions/{s}" for s in self.subscription_ids),
             "WIF_ARM_ENDPOINT": self.arm.url,
             "AZURE_AUTHORITY_HOST": self.entra.url,
             "AZURE_TENANT_ID": self.tenant_id,
@@ -156,19 +159,27 @@ class Sandbox:
             "REQUESTS_CA_BUNDLE": str(self.ca_bundle),
             "SSL_CERT_FILE": str(self.ca_bundle),
             "WIF_ARGOCD_NAMESPACE": ARGOCD_NAMESPACE,
+            # The token path the webhook mounts in Argo CD's pods, for a product that still
+            # writes AZURE_FEDERATED_TOKEN_FILE into the Secret (that value overrides the pod's).
+            "WIF_FEDERATED_TOKEN_FILE": self.faults.webhook_token_file,
         }
 
     # ----- clusters -----
 
     def create_cluster(self, name: str, resource_group: str = "rg-apps", *, private: bool = False,
                        azure_rbac: bool = False, tags: Optional[dict[str, str]] = None,
-                       location: str = "westeurope") -> str:
-        """Create a target cluster through ARM's own PUT path (Event Grid event included)."""
+                       location: str = "westeurope", subscription_id: str = "") -> str:
+        """Create a target cluster through ARM's own PUT path (Event Grid event included).
+
+        ``subscription_id``: one of ``subscription_ids`` (default the first).
+        """
+        if subscription_id and subscription_id.lower() not in {s.lower() for s in self.subscription_ids}:
+            raise KeyError(f"subscription {subscription_id} is not in this sandbox: {', '.join(self.subscription_ids)}")
         return self._create(name, resource_group, private=private, azure_rbac=azure_rbac, tags=dict(tags or {}),
-                            location=location, admin=True, delay=None)
+                            location=location, admin=True, delay=None, subscription=subscription_id)
 
     def _create(self, name: str, resource_group: str, *, private: bool, azure_rbac: bool, tags: dict[str, str],
-                location: str, admin: bool, delay: Optional[float]) -> str:
+                location: str, admin: bool, delay: Optional[float], subscription: str = "") -> str:
         group = str(uuid.uuid4())  # the cluster's Entra admin group
         self.entra.directory.add_member(group, self.operator_id)
         if admin:  # the function app administers targets (not the hub: namespaced RBAC only)
@@ -177,7 +188,8 @@ class Sandbox:
             "aadProfile": {"managed": True, "enableAzureRBAC": azure_rbac, "adminGroupObjectIDs": [group]},
             "apiServerAccessProfile": {"enablePrivateCluster": private},
             "oidcIssuerProfile": {"enabled": True}, "securityProfile": {"workloadIdentity": {"enabled": True}}}}
-        cluster, _ = self.arm.clusters.put(resource_group, name, body, self.operator_claims(), delay=delay)
+        cluster, _ = self.arm.clusters.put(resource_group, name, body, self.operator_claims(), delay=delay,
+                                           subscription=subscription)
         self._write_kubeconfig()
         return cluster.id
 
@@ -200,12 +212,16 @@ class Sandbox:
     def kube(self, cluster_id: str) -> KubeApiServer:
         return self.plane(cluster_id).kube
 
+    def context(self, cluster_id: str) -> str:
+        """The admin kubeconfig's context for a cluster (``kubeconfig.context_name``)."""
+        return kubeconfig.context_name(self.cluster(cluster_id), self.arm.clusters.all())
+
     def _write_kubeconfig(self) -> None:
         cert, key = self._admin_cert()
         contexts = []
         for c in self.arm.clusters.all():
             if isinstance(c.plane, Plane) and c.transition != "Deleting":
-                contexts.append(kubeconfig.AdminContext(c.name, c.plane.admin_url))
+                contexts.append(kubeconfig.AdminContext(self.context(c.id), c.plane.admin_url))
         current = HUB[0] if any(c.name == HUB[0] for c in contexts) else (contexts[0].name if contexts else "")
         kubeconfig.write_admin(self.kubeconfig_path, contexts, cert, key, current, self.ca.pem)
 
@@ -225,33 +241,29 @@ class Sandbox:
 
     def subscribe(self, callback: Callable[[dict[str, Any]], None]) -> None:
         """Deliver every later ARM event (Event Grid schema) to ``callback``, on its own thread."""
-        with self._lock:
-            self._subscribers.append(callback)
+        self.topic.subscribe(callback)
 
-    def event(self, cluster_id: str, kind: str = "write", schema: str = "eventgrid") -> dict[str, Any]:
-        """A realistic event for ``cluster_id`` (not delivered): ``kind`` write|delete, ``schema`` eventgrid|cloudevents."""
+    @property
+    def published(self) -> list[dict[str, Any]]:
+        """Every event the system topics emitted (Event Grid schema), oldest first."""
+        return self.topic.published
+
+    def event(self, cluster_id: str, kind: str = "write", schema: str = "eventgrid",
+              casing: str = "canonical") -> dict[str, Any]:
+        """A realistic event for ``cluster_id`` (not delivered): ``kind`` write|delete, ``schema``
+        eventgrid|cloudevents, ``casing`` canonical|lower|mixed (how the id is spelled, ``events.recase``)."""
         if kind not in ("write", "delete") or schema not in ("eventgrid", "cloudevents"):
             raise ValueError("kind is write|delete, schema is eventgrid|cloudevents")
-        evt = events.resource_event(kind, resource_id=cluster_id, subscription_id=self.subscription_id,
+        spelled = events.recase(cluster_id, casing)
+        evt = events.resource_event(kind, resource_id=spelled, subscription_id=cluster_id.split("/")[2],
                                     tenant_id=self.tenant_id, claims=self.operator_claims())
         return events.to_cloudevent(evt) if schema == "cloudevents" else evt
 
     def _publish(self, kind: str, cluster: ManagedCluster, claims: dict[str, Any], url: str) -> None:
-        evt = events.resource_event(kind, resource_id=cluster.id, subscription_id=self.subscription_id,
-                                    tenant_id=self.tenant_id, claims=claims, url=url)
-        with self._lock:
-            self.published.append(evt)
-            subscribers = list(self._subscribers)
-        for callback in subscribers:
-            thread = threading.Thread(target=callback, args=(evt,), name="eventgrid-delivery", daemon=True)
-            with self._lock:
-                self._deliveries.append(thread)
-            thread.start()
+        spelled = events.recase(cluster.id, self.faults.event_casing)
+        self.topic.publish(events.resource_event(kind, resource_id=spelled, subscription_id=cluster.id.split("/")[2],
+                                                 tenant_id=self.tenant_id, claims=claims, url=url))
 
     def drain_events(self, timeout: float = 10.0) -> None:
         """Wait for deliveries in flight (tests that assert on their effects)."""
-        deadline = time.monotonic() + timeout
-        with self._lock:
-            threads, self._deliveries = list(self._deliveries), []
-        for thread in threads:
-            thread.join(max(0.0, deadline - time.monotonic()))
+        self.topic.drain(timeout)

@@ -35,7 +35,7 @@ def _kube_as_function_app(sb: Sandbox, azure: Azure, cluster_id: str) -> client.
 
 def test_env_points_at_the_sandbox(module_sandbox: Sandbox) -> None:
     env = module_sandbox.env
-    assert env["WIF_ALLOWED_SCOPES"] == f"/subscriptions/{module_sandbox.subscription_id}"
+    assert env["WIF_ALLOWED_SCOPES"] == ",".join(f"/subscriptions/{s}" for s in module_sandbox.subscription_ids)
     assert env["WIF_HUB_CLUSTER_ID"].endswith("/managedClusters/aks-hub")
     assert env["WIF_ARGOCD_IDENTITY_ID"].endswith("/userAssignedIdentities/id-argocd")
     assert env["REQUESTS_CA_BUNDLE"] == env["SSL_CERT_FILE"] == str(module_sandbox.ca_bundle)

@@ -1,9 +1,11 @@
-"""Azure Resource Manager for one subscription: AKS, managed identities, role assignments.
+"""Azure Resource Manager for a tenant's subscriptions: AKS, managed identities, role assignments.
 
 A ``wire.Handler`` behind one ``httpd.HttpsServer``. Every call is authenticated
 (Entra token for the ARM audience) and needs ``api-version``; then the path says
-which resource provider answers. Resource groups and the subscription are
-implicit; other subscriptions do not exist here.
+which resource provider answers. Resource groups are implicit (a group's casing
+is fixed by the first cluster created in it); the subscriptions are the ones the
+sandbox was given (clusters and role assignments in any of them, identities in the
+first); any other subscription answers ``SubscriptionNotFound``.
 """
 from __future__ import annotations
 
@@ -25,14 +27,16 @@ __all__ = ["Arm", "ArmError", "ManagedCluster"]
 class Arm:
     def __init__(self, *, subscription_id: str, entra: Entra, knobs: faults.Faults, ca_pem: bytes,
                  provision: Callable[[ManagedCluster], DataPlane], publish: Publish,
-                 clock: Callable[[], float] = time.monotonic) -> None:
+                 clock: Callable[[], float] = time.monotonic, more_subscriptions: tuple[str, ...] = ()) -> None:
         self.subscription_id = subscription_id
+        self.subscription_ids = (subscription_id, *more_subscriptions)
         self.tenant_id = entra.tenant_id
         self.url = ""  # set once the HTTPS server listens
         self._entra = entra
         self.identities = Identities(subscription_id, entra.tenant_id, knobs, clock)
-        self.roles = RoleAssignments(subscription_id, entra.tenant_id, self.principal_exists)
-        self.clusters = Clusters(subscription_id, entra.tenant_id, knobs, clock, provision, publish, ca_pem)
+        self.roles = RoleAssignments(subscription_id, entra.tenant_id, self.principal_exists, more_subscriptions)
+        self.clusters = Clusters(subscription_id, entra.tenant_id, knobs, clock, provision, publish, ca_pem,
+                                 more_subscriptions)
         self.commands = RunCommands(knobs, clock)
 
     def principal_exists(self, object_id: str) -> bool:
@@ -55,7 +59,7 @@ class Arm:
             if target is None:
                 raise ArmError(404, "InvalidResourceType",
                                f"The resource type could not be found in the namespace for api version '{version}'.")
-            if target.subscription.lower() != self.subscription_id.lower():
+            if target.subscription.lower() not in {s.lower() for s in self.subscription_ids}:
                 raise ArmError(404, "SubscriptionNotFound", f"The subscription '{target.subscription}' could not be found.")
             return self._serve(Call(req, principal, claims, version, self.url, operation), target)
         except ArmError as e:

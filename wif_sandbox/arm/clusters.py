@@ -61,13 +61,21 @@ class ManagedCluster:
 Publish = Callable[[str, ManagedCluster, dict[str, Any], str], None]  # kind, cluster, caller claims, URL
 
 
+def subscription_of(resource_id: str) -> str:
+    """The subscription GUID of an ARM id (``/subscriptions/{id}/...``)."""
+    return resource_id.split("/")[2]
+
+
 class Clusters:
     def __init__(self, subscription: str, tenant_id: str, knobs: faults.Faults, clock: Callable[[], float],
-                 provision: Callable[[ManagedCluster], DataPlane], publish: Publish, ca_pem: bytes) -> None:
+                 provision: Callable[[ManagedCluster], DataPlane], publish: Publish, ca_pem: bytes,
+                 others: tuple[str, ...] = ()) -> None:
         self.subscription, self.tenant_id, self.ca_pem = subscription, tenant_id, ca_pem
+        self.subscriptions = (subscription, *others)  # the first is the default
         self._knobs, self._clock = knobs, clock
         self._provision, self._publish = provision, publish
         self._items: dict[str, ManagedCluster] = {}
+        self._groups: dict[tuple[str, str], str] = {}  # (subscription, group) lower-cased -> as first created
         self._operations: dict[str, tuple[float, str]] = {}  # async operation id -> (done at, resource id)
         self._lock = threading.Lock()
 
@@ -81,13 +89,21 @@ class Clusters:
         with self._lock:
             return list(self._items.values())
 
+    def canonical(self, subscription: str, resource_group: str) -> tuple[str, str]:
+        """(subscription, resource group) as ARM spells them: ids match in any casing, bodies keep the original."""
+        sub = next((s for s in self.subscriptions if s.lower() == subscription.lower()), subscription)
+        with self._lock:
+            group = self._groups.setdefault((sub.lower(), resource_group.lower()), resource_group)
+        return sub, group
+
     def put(self, resource_group: str, name: str, body: dict[str, Any], claims: dict[str, Any],
-            url: str = "", delay: Optional[float] = None) -> tuple[ManagedCluster, bool]:
-        """Create or update (the ARM PUT); returns (cluster, created).
+            url: str = "", delay: Optional[float] = None, subscription: str = "") -> tuple[ManagedCluster, bool]:
+        """Create or update (the ARM PUT) in ``subscription`` (default: the first); returns (cluster, created).
 
         ``delay`` overrides ``Faults.provisioning_delay_s`` (the sandbox's initial clusters exist already).
         """
-        rid = base.resource_id(self.subscription, resource_group, TYPE, name)
+        subscription, resource_group = self.canonical(subscription or self.subscription, resource_group)
+        rid = base.resource_id(subscription, resource_group, TYPE, name)
         props = base.obj(body, "properties")
         aad, access = base.obj(props, "aadProfile"), base.obj(props, "apiServerAccessProfile")
         ready_at = self._clock() + (self._knobs.provisioning_delay_s if delay is None else delay)
@@ -143,14 +159,17 @@ class Clusters:
     def serve(self, call: Call, t: Target) -> wire.Response:
         method = call.req.method
         if t.kind == "clusters":
-            group = t.resource_group.lower()
-            found = [c for c in self.all() if not group or c.resource_group.lower() == group]
+            prefix = f"/subscriptions/{t.subscription}/".lower()
+            if t.resource_group:
+                prefix += f"resourcegroups/{t.resource_group}/".lower()
+            found = [c for c in self.all() if c.id.lower().startswith(prefix)]
             return base.respond(200, {"value": [self.json(c) for c in found]}, call.operation)
         if t.kind == "operation":
             return self._operation(call, t.child)
         rid = base.resource_id(t.subscription, t.resource_group, TYPE, t.name)
         if t.kind == "cluster" and method == "PUT":
-            cluster, created = self.put(t.resource_group, t.name, call.body(), call.claims, call.url(call.req.path))
+            cluster, created = self.put(t.resource_group, t.name, call.body(), call.claims, call.url(call.req.path),
+                                        subscription=t.subscription)
             return base.respond(201 if created else 200, self.json(cluster), call.operation,
                                 self._async_headers(call, cluster))
         existing = self.get(rid)
@@ -174,7 +193,7 @@ class Clusters:
         op = str(uuid.uuid4())
         with self._lock:
             self._operations[op] = (cluster.ready_at, cluster.id)
-        path = f"/subscriptions/{self.subscription}/providers/Microsoft.ContainerService/locations/" \
+        path = f"/subscriptions/{subscription_of(cluster.id)}/providers/Microsoft.ContainerService/locations/" \
                f"{cluster.location}/operations/{op}"
         return {"Azure-AsyncOperation": call.url(path)}
 

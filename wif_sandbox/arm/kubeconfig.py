@@ -10,7 +10,7 @@ from __future__ import annotations
 import base64
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol, Sequence
 
 import yaml
 
@@ -51,6 +51,24 @@ def user(name: str, resource_group: str, server: str, tenant_id: str, ca_pem: by
     }
     # libyaml when present: the Python emitter costs ~10 ms a kubeconfig, and a fleet asks for hundreds.
     return yaml.dump(doc, Dumper=_DUMPER, sort_keys=False).encode("utf-8")
+
+
+class Named(Protocol):
+    id: str
+    name: str
+    resource_group: str
+
+
+def context_name(cluster: Named, clusters: Sequence[Named]) -> str:
+    """A cluster's admin context: its name, unless an older cluster (first in ``clusters``) has it.
+
+    Then ``name_group_subscription8``: two ``prod`` clusters in different subscriptions
+    both stay reachable, and the first keeps the name it had.
+    """
+    first = next((c for c in clusters if c.name.lower() == cluster.name.lower()), cluster)
+    if first.id.lower() == cluster.id.lower():
+        return cluster.name
+    return f"{cluster.name}_{cluster.resource_group}_{cluster.id.split('/')[2][:8]}"
 
 
 @dataclass(frozen=True)

@@ -64,8 +64,10 @@ def _under(scope: str, parent: str) -> bool:
 
 
 class RoleAssignments:
-    def __init__(self, subscription: str, tenant_id: str, principal_exists: Callable[[str], bool]) -> None:
+    def __init__(self, subscription: str, tenant_id: str, principal_exists: Callable[[str], bool],
+                 others: tuple[str, ...] = ()) -> None:
         self.subscription, self.tenant_id = subscription, tenant_id
+        self.subscriptions = (subscription, *others)
         self._principal_exists = principal_exists
         self._items: dict[str, Assignment] = {}  # by lower-cased id
         self._lock = threading.Lock()
@@ -80,7 +82,7 @@ class RoleAssignments:
                 and (_under(resource_id, a.scope) or _under(a.scope, resource_id))]
 
     def serve(self, call: Call, t: Target) -> wire.Response:
-        if not t.scope or t.subscription.lower() != self.subscription.lower():
+        if not t.scope or t.subscription.lower() not in {s.lower() for s in self.subscriptions}:
             raise ArmError(404, "SubscriptionNotFound", f"The subscription '{t.subscription}' could not be found.")
         method = call.req.method
         if t.kind == "roles" and method == "GET":
