@@ -97,6 +97,8 @@ def connect(sb: Sandbox, secret_name: str, workdir: Path, report: Callable[[str]
     try:
         _project(root, sb.faults.webhook_token_file, projected_token(sb))
         env = webhook.exec_env(pod_env(sb), secret_env)
+        report(f"    plugin env: the webhook's AZURE_FEDERATED_TOKEN_FILE={sb.faults.webhook_token_file} and "
+               f"AZURE_AUTHORITY_HOST, then the Secret's {', '.join(sorted(secret_env)) or 'nothing'} (last one wins)")
         token, expires_on = k8s_auth_azure(env, root, sb)
         report(f"  Entra exchanged the {ARGO_SA} token for an AKS token (expires in {expires_on - int(time.time())}s)")
         ca_file = root / "target-ca.pem"

@@ -159,9 +159,8 @@ class Sandbox:
             "REQUESTS_CA_BUNDLE": str(self.ca_bundle),
             "SSL_CERT_FILE": str(self.ca_bundle),
             "WIF_ARGOCD_NAMESPACE": ARGOCD_NAMESPACE,
-            # The token path the webhook mounts in Argo CD's pods, for a product that still
-            # writes AZURE_FEDERATED_TOKEN_FILE into the Secret (that value overrides the pod's).
-            "WIF_FEDERATED_TOKEN_FILE": self.faults.webhook_token_file,
+            # No WIF_FEDERATED_TOKEN_FILE: the webhook owns the token path in Argo CD's pods
+            # (Faults.webhook_token_file), and a Secret that names one would override it.
         }
 
     # ----- clusters -----

@@ -57,17 +57,22 @@ def world(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[World]:
         activities.use(None)
 
 
-def test_argo_connects_after_registration_and_is_refused_before_the_binding(world: World, tmp_path: Path) -> None:
+def test_argo_gets_the_secret_only_once_access_works_and_is_refused_without_the_binding(world: World,
+                                                                                       tmp_path: Path) -> None:
     cluster_id, iid = world.create("aks-argo-1")
-    inst = world.host.run(iid, stop_before=lambda payload: payload.get("step") == "bind_rbac")
+    inst = world.host.run(iid, stop_before=lambda payload: payload.get("step") == "register")
     assert inst.status == "Running"
     name = world.secret_name(cluster_id)
-    with pytest.raises(ApiException) as refused:  # registered, token exchange works, but no RBAC yet
-        argo.connect(world.sb, name, tmp_path)
-    assert refused.value.status == 403
+    hub = world.sb.kube(world.sb.hub_id)
+    assert hub.get_object("v1", "Secret", "argocd", name) is None  # bound and verified, not yet pointed at
     inst = world.host.run(iid)
     assert inst.status == "Completed", inst.output
     assert "kube-system" in argo.connect(world.sb, name, tmp_path)
+    binding = inst.output["results"]["bind_rbac"]["name"]
+    world.sb.kube(cluster_id).delete_object("rbac.authorization.k8s.io/v1", "ClusterRoleBinding", None, binding)
+    with pytest.raises(ApiException) as refused:  # the token exchange works, but no RBAC any more
+        argo.connect(world.sb, name, tmp_path)
+    assert refused.value.status == 403
 
 
 def test_azure_rbac_cluster_is_reachable_through_its_role_assignment(world: World, tmp_path: Path) -> None:

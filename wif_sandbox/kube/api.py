@@ -222,6 +222,17 @@ class KubeApiServer:
                 return writes.create_object(self.store, route, new, dry=False)
             return writes.update_object(self.store, route, old, new, dry=False)
 
+    def delete_object(self, api_version: str, kind: str, namespace: Optional[str], name: str) -> bool:
+        """Remove an object as an admin would (``kubectl delete``), without authentication; True if it was there."""
+        rt = res.by_kind(api_version, kind)
+        if rt is None:
+            raise ValueError(f"not a stored kind: {api_version}/{kind}")
+        with self.store.lock:
+            if self.store.get(rt, namespace or "", name) is None:
+                return False
+            self.store.delete(rt, namespace or "", name)
+            return True
+
     def get_object(
         self, api_version: str, kind: str, namespace: Optional[str], name: str
     ) -> Optional[dict[str, Any]]:
