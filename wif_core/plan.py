@@ -30,11 +30,11 @@ def _credentials(p: ports.Ports, settings: config.Settings, d: model.Discovered)
     issuer = d.hub.oidc_issuer or ""
     existing = p.identities.list_credentials(settings.identity)
     keep, create = federate.plan(existing, manifests.desired_credentials(settings, d.hub.ref, issuer))
-    refusal = ""
+    refusal = "; ".join(provenance.credential_conflicts(existing, create))
     try:
         federate.check_limit(d.identity, len(existing), len(create))
     except errors.LimitExceeded as e:
-        refusal = e.message
+        refusal = refusal or e.message
     target = f"identity {d.identity.name}"
     items = [_item("FederatedIdentityCredential", c.name, target, "unchanged", _credential(settings, c)) for c in keep]
     items += [_item("FederatedIdentityCredential", c.name, target, "refuse" if refusal else "create",

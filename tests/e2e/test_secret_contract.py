@@ -126,3 +126,30 @@ def test_onboarding_the_hub_exits_0_skipped_and_writes_nothing(sandbox: Sandbox,
     assert any(line.startswith("skipped: ") and "hub" in line for line in err.read_text().splitlines()), err.read_text()
     wired.settle(sandbox)
     assert [x.key for x in sandbox.log.entries()[before:] if wired.stored(x)] == []
+
+
+def test_a_hand_made_credential_without_the_slash_is_not_taken_for_ours(sandbox: Sandbox,
+                                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    w = wired.wire(sandbox, monkeypatch)
+    hub = w.ports.clusters.get_cluster(model.ClusterRef.parse(sandbox.hub_id))
+    assert hub.oidc_issuer and hub.oidc_issuer.endswith("/")  # as AKS issuers do
+    for i, subject in enumerate(w.settings.subjects()):
+        w.ports.identities.put_credential(w.settings.identity, model.FederatedCredential(
+            f"by-hand-{i}", hub.oidc_issuer.rstrip("/"), subject))
+    report = onboard(w, sandbox.target_ids[0])
+    federated = report.results["federate"]
+    assert len(federated.created) == 2  # type: ignore[attr-defined]
+    assert sum("only by the trailing slash" in note for note in federated.notes) == 2  # type: ignore[attr-defined]
+
+
+def test_propagation_that_never_ends_fails_with_the_diagnosis(sandbox: Sandbox, monkeypatch: pytest.MonkeyPatch) -> None:
+    sandbox.faults.propagation_delay_s = 3600.0
+    w = wired.wire(sandbox, monkeypatch, env={"WIF_PROPAGATION_TIMEOUT_SECONDS": "2"})
+    r = runner.Runner(w.ports, w.settings, sleep=wired.fast_sleep())
+    report = r.onboard(model.ClusterRef.parse(sandbox.target_ids[0]))
+    assert not report.ok and report.failed_step == "await_propagation"
+    hub = w.ports.clusters.get_cluster(model.ClusterRef.parse(sandbox.hub_id))
+    assert "gave up after 2s" in report.error and "AADSTS70021" in report.error
+    assert f"the assertion carried issuer {hub.oidc_issuer!r}" in report.error  # read from the token itself
+    assert "still propagating" in report.error and "rolled back" in report.error
+    assert [s for s in sandbox.kube(sandbox.hub_id).list_objects("v1", "Secret", "argocd") if manifests.is_ours(s)] == []

@@ -130,3 +130,24 @@ def test_credentials_written_meanwhile_by_another_writer_are_read_again_not_rewr
     result = federate.federate(p, settings, d)
     assert result.created == () and len(result.credentials) == 2
     assert world.calls["arm.credentials.put"] == 2 and racing.lists == 2, "re-listed once the racer was done"
+
+
+def test_the_propagation_diagnosis_names_a_near_miss_and_what_exists() -> None:
+    import base64
+    import json
+
+    from wif_core import errors
+    from wif_core.steps import propagation
+
+    claims = {"iss": "https://oidc.example/hub/", "sub": "system:serviceaccount:argocd:argocd-server", "aud": ["x"]}
+    token = ".".join(base64.urlsafe_b64encode(json.dumps(part).encode()).decode().rstrip("=")
+                     for part in ({"alg": "RS256"}, claims, {"sig": 1}))
+    assert propagation.claims(token) == {"iss": claims["iss"], "sub": claims["sub"]}
+    assert propagation.claims("not-a-jwt") == {} and propagation.claims("a.!!!.c") == {}
+    existing = [model.FederatedCredential("by-hand", "https://oidc.example/hub", claims["sub"]),
+                model.FederatedCredential("other", "https://elsewhere/", "system:serviceaccount:x:y")]
+    message = propagation.diagnose(errors.NotFederated("exchange: no match (AADSTS700211)", 700211),
+                                   model.IdentityFacts("id", "argocd", "c", "p", "t"), claims["iss"], claims["sub"],
+                                   existing)
+    assert "AADSTS700211" in message and "by-hand" in message and "other" in message
+    assert "only by the trailing slash" in message and "still propagating" not in message

@@ -256,3 +256,18 @@ def test_is_ours() -> None:
     assert not manifests.is_ours({"metadata": {"labels": {manifests.LABEL_MANAGED_BY: "helm"}}})
     assert not manifests.is_ours({"metadata": {}}) and not manifests.is_ours({})
     assert not manifests.is_ours({"metadata": {"labels": None}})
+
+
+def test_tag_labels_report_every_rewrite_and_skip_and_resolve_clashes_by_sorted_name() -> None:
+    tags = {"Cost Center": "CC 42/a", "cost-center": "cc-7", "Env": "Prod", "team": "ok"}
+    forward = manifests.tag_labels(fakes.settings(WIF_LABEL_TAGS="cost-center,Cost Center,env,team,missing"), tags)
+    backward = manifests.tag_labels(fakes.settings(WIF_LABEL_TAGS="missing,team,env,Cost Center,cost-center"), tags)
+    assert forward == backward  # the order of the setting decides nothing
+    key = manifests.TAG_LABEL_PREFIX + "cost-center"
+    assert forward.labels[key] == "CC-42-a"  # "Cost Center" sorts before "cost-center"
+    notes = "\n".join(forward.notes)
+    assert "tag 'cost-center' skipped: label tags.aks-argocd-wif.io/cost-center already comes from tag 'Cost Center'" in notes
+    assert "tag 'Cost Center' value 'CC 42/a' written as label value 'CC-42-a'" in notes
+    assert "tag 'Env' written as label key tags.aks-argocd-wif.io/env" in notes
+    assert "tag 'missing' skipped: the cluster has no such tag" in notes
+    assert not any("'team'" in n for n in forward.notes)  # unchanged: nothing to report
