@@ -89,3 +89,18 @@ def test_an_early_event_waits_for_provisioning_on_durable_timers(sandbox: Sandbo
     discovers = [a for a in inst.activities if a["input"]["step"] == "discover"]
     assert len(discovers) >= 2 and discovers[0]["result"]["status"] == "wait"
     assert "Creating" in discovers[0]["result"]["error"] and inst.timers
+
+
+def test_the_hubs_own_write_event_completes_skipped_with_no_write(sandbox: Sandbox, host: driver.LocalDurable) -> None:
+    from tests.integration import wired
+
+    wired.settle(sandbox)
+    before = len(sandbox.log.entries())
+    host.deliver(sandbox.event(sandbox.hub_id, "write"))  # every change of the hub raises one
+    iid = instances.instance_id(model.ClusterRef.parse(sandbox.hub_id))
+    inst = host.run(iid)
+    assert inst.status == "Completed", inst.output  # not a failed orchestration per hub change
+    assert "hub" in inst.output["results"]["deregister"]["reason"]
+    wired.settle(sandbox)
+    assert [e.key for e in sandbox.log.entries()[before:] if wired.stored(e)] == []
+    assert not [e for e in sandbox.log.entries()[before:] if "clusterrolebindings" in e.key], "no look at the hub's RBAC"
