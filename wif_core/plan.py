@@ -12,7 +12,7 @@ from __future__ import annotations
 from typing import Any, Optional
 
 from wif_core import config, errors, manifests, model, ports, provenance
-from wif_core.steps import discover, federate, rbac, register
+from wif_core.steps import deregister, discover, federate, rbac, register
 
 CHANGES = ("create", "update", "apply", "delete")
 Item = dict[str, Any]
@@ -121,11 +121,18 @@ def build(p: ports.Ports, settings: config.Settings, ref: model.ClusterRef) -> d
     """The plan for ``ref`` as one JSON-able document; raises what ``discover`` raises."""
     d = discover.discover(p, settings, ref)
     items: list[Item] = []
-    if d.eligible:
+    if deregister.is_hub(settings, d.target.ref):
+        pass  # skipped without a look, as the chain does
+    elif d.eligible:
         items += _credentials(p, settings, d)
-    # In the order the chain applies them: the Secret last, once access is bound and verified.
-    items.append(_binding(p, settings, d))
-    items.append(_secret(p, settings, d))
+        # In the order the chain applies them: the Secret last, once access is bound and verified.
+        items.append(_binding(p, settings, d))
+        items.append(_secret(p, settings, d))
+    else:  # outside the opt-in: only where our Secret says it was registered is there anything to remove
+        secret = _secret(p, settings, d)
+        if secret["action"] == "delete":
+            items.append(_binding(p, settings, d))
+        items.append(secret)
     return {
         "cluster": ref.id,
         "eligible": d.eligible,

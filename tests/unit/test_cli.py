@@ -349,3 +349,22 @@ def test_plan_in_cluster_topology_targets_the_cluster_itself(world: fakes.World)
     assert issuers == {"https://oidc.example/edge1/"}
     assert next(m for m in doc["manifests"] if m["kind"] == "Secret")["target"] == "cluster edge1, namespace argocd"
     assert world.writes() == 0
+
+
+def test_the_hub_is_skipped_by_onboard_event_and_plan_with_exit_0(world: fakes.World, tmp_path: Path) -> None:
+    onboard = main(world, "onboard", "--cluster", fakes.HUB_ID)
+    assert onboard.code == 0 and world.writes() == 0, onboard.err
+    assert onboard.err.splitlines()[-1].startswith(f"skipped: {fakes.HUB_ID}: ") and "hub" in onboard.err.splitlines()[-1]
+    event = json.dumps({"id": "1", "eventType": "Microsoft.Resources.ResourceWriteSuccess", "subject": fakes.HUB_ID,
+                        "eventTime": "2024-05-14T09:12:31Z", "dataVersion": "", "metadataVersion": "1",
+                        "topic": f"/subscriptions/{fakes.SUB}",
+                        "data": {"operationName": "Microsoft.ContainerService/managedClusters/write",
+                                 "resourceUri": fakes.HUB_ID, "status": "Succeeded"}})
+    path = tmp_path / "hub-event.json"
+    path.write_text(event)
+    ran = main(world, "event", str(path))
+    assert ran.code == 0 and lines(ran.out)[0]["run"] == "skipped", (ran.out, ran.err)
+    assert "skipped: " in ran.err and world.writes() == 0
+    planned = main(world, "plan", "--cluster", fakes.HUB_ID, "-o", "json")
+    assert planned.code == 0 and planned.json()["manifests"] == [] and planned.json()["eligible"] is False
+    assert not any(op.startswith("kube.") for op in world.calls), world.calls
