@@ -129,7 +129,7 @@ REGISTER: tuple[Step, ...] = (
 )
 
 ROLLBACK: tuple[Step, ...] = (
-    Step("rollback", lambda p, s, ref, r: rollback.rollback(p, s, r), needs=("discover", "federate", "bind_rbac"),
+    Step("rollback", lambda p, s, ref, r: rollback.rollback(p, s, r), needs=("discover", "failure"),
          describe="the onboarding failed: remove what points Argo CD at the cluster and what this run created"),
 )
 

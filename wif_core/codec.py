@@ -18,7 +18,7 @@ _TYPES: dict[str, type] = {
         model.ClusterRef, model.IdentityRef, model.Scope, model.ClusterFacts, model.IdentityFacts,
         model.FederatedCredential, model.RoleAssignment, model.RunResult, model.Discovered,
         model.Federated, model.Propagated, model.Registered, model.Bound, model.Verified,
-        model.Deregistered, model.RolledBack,
+        model.Deregistered, model.RolledBack, model.Failure,
     )
 }
 JSONValue = Union[None, bool, int, float, str, list["JSONValue"], dict[str, "JSONValue"]]

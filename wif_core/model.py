@@ -264,3 +264,16 @@ class RolledBack:
 
     removed: tuple[str, ...] = ()
     left: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Failure:
+    """How a chain failed, for the rollback: which step, its message, and what kind of failure.
+
+    ``kind``: permanent (refused, forbidden, not found), timeout (a wait reached its deadline) or
+    transient (retries of a temporary error ran out).
+    """
+
+    step: str
+    error: str
+    kind: str

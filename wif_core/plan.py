@@ -12,7 +12,7 @@ from __future__ import annotations
 from typing import Any, Optional
 
 from wif_core import config, errors, manifests, model, ports, provenance
-from wif_core.steps import deregister, discover, federate, rbac, register
+from wif_core.steps import discover, federate, rbac, register
 
 CHANGES = ("create", "update", "apply", "delete")
 Item = dict[str, Any]
@@ -121,7 +121,7 @@ def build(p: ports.Ports, settings: config.Settings, ref: model.ClusterRef) -> d
     """The plan for ``ref`` as one JSON-able document; raises what ``discover`` raises."""
     d = discover.discover(p, settings, ref)
     items: list[Item] = []
-    if deregister.is_hub(settings, d.target.ref):
+    if discover.is_hub(settings, d.target.ref):
         pass  # skipped without a look, as the chain does
     elif d.eligible:
         items += _credentials(p, settings, d)

@@ -67,6 +67,7 @@ class Runner:
                 report.seconds[step.name] = self.clock() - started
                 self.on_progress(Progress(step.name, "failed", seconds=report.seconds[step.name], message=e.message))
                 if chain.rolls_back(name, report.results):
+                    report.results["failure"] = model.Failure(step.name, e.message, failure_kind(e))
                     report.error += "; " + self._roll_back(ref, report.results)
                 return report
             report.results[step.name] = result
@@ -118,6 +119,13 @@ class Runner:
             delay = min(step.wait.interval(waited, outcome.delay), deadline - waited)
             self.on_progress(Progress(step.name, "waiting", polls, waited, outcome.error))
             self.sleep(max(delay, 0.0))
+
+
+def failure_kind(e: errors.WifError) -> str:
+    """permanent | timeout | transient: what the rollback may conclude from a failure."""
+    if isinstance(e, errors.TimedOut):
+        return "timeout"
+    return "transient" if isinstance(e, errors.TemporaryError) else "permanent"
 
 
 def summary(result: object) -> str:

@@ -43,6 +43,7 @@ class _Failure:
     step: str
     attempt: int
     error: str
+    kind: str  # permanent | timeout | transient (model.Failure)
 
 
 class ChainFailed(Exception):
@@ -153,7 +154,7 @@ def _walk(run: _Run) -> Gen:
         if result is _SWITCHED:
             break
         if isinstance(result, _Failure):
-            note = yield from _roll_back(run, results)
+            note = yield from _roll_back(run, results, result)
             _fail(run, result.step, result.attempt, result.error + (f"; {note}" if note else ""))
         results.add(step.name, result)
         run.done.append(step.name)
@@ -174,14 +175,14 @@ def _step(run: _Run, step: chain.Step, results: chain.Carried) -> Gen:
         try:
             raw = yield from run.race(task)
         except Exception as e:  # noqa: BLE001 - Durable raises a bare Exception once retries are exhausted
-            return _stop(run, step.name, attempt, _reason(e))
+            return _stop(run, step.name, attempt, _reason(e), "transient")
         outcome = chain.decode_outcome(raw, decode_result=False)
         if outcome.status == "done":
             return outcome.result
         if outcome.status == "retry":  # throttled: wait at least the server's Retry-After, on a timer
             retries += 1
             if retries >= step.retry.attempts:
-                return _stop(run, step.name, attempt, outcome.error)
+                return _stop(run, step.name, attempt, outcome.error, "transient")
             run.report(step.name, attempt, outcome.error, "throttled")
             delay = step.retry.delay(retries, outcome.delay)
             yield from run.race(context.create_timer(context.current_utc_datetime + dt.timedelta(seconds=delay)),
@@ -190,14 +191,14 @@ def _step(run: _Run, step: chain.Step, results: chain.Carried) -> Gen:
                 return _SWITCHED
             continue
         if outcome.status == "failed" or step.wait is None:
-            return _stop(run, step.name, attempt, outcome.error)
+            return _stop(run, step.name, attempt, outcome.error, "permanent")
         last_error = outcome.error
         if run.pending is not None:
             return _SWITCHED
         waited = (context.current_utc_datetime - started).total_seconds()
         deadline = step.wait.timeout(run.settings)
         if waited >= deadline:
-            return _stop(run, step.name, attempt, f"gave up after {deadline}s: {outcome.error}")
+            return _stop(run, step.name, attempt, f"gave up after {deadline}s: {outcome.error}", "timeout")
         delay = max(0.0, min(step.wait.interval(waited, outcome.delay), deadline - waited))
         run.report(step.name, attempt, last_error, "waiting")
         timer = context.create_timer(context.current_utc_datetime + dt.timedelta(seconds=delay))
@@ -207,22 +208,23 @@ def _step(run: _Run, step: chain.Step, results: chain.Carried) -> Gen:
         attempt += 1
 
 
-def _stop(run: _Run, step: str, attempt: int, error: str) -> object:
+def _stop(run: _Run, step: str, attempt: int, error: str, kind: str) -> object:
     """A step failed: the run fails, unless a client asked for the other action meanwhile (it still runs)."""
     if run.pending is not None:
         if not run.context.is_replaying:
             log.warning("%s %s: %s: %s; switching to %s as requested", run.action, run.ref.id, step, error, run.pending)
         return _SWITCHED
-    return _Failure(step, attempt, error)
+    return _Failure(step, attempt, error, kind)
 
 
-def _roll_back(run: _Run, results: chain.Carried) -> Gen:
+def _roll_back(run: _Run, results: chain.Carried, failure: _Failure) -> Gen:
     """One activity undoing a failed onboarding; the clause for the failure message ("" if nothing to do)."""
-    from wif_core import chain, model
+    from wif_core import chain, codec, model
     from wif_core.steps import rollback
 
     if not chain.rolls_back(run.action, results):
         return ""
+    results.add("failure", codec.encode(model.Failure(failure.step, failure.error, failure.kind)))
     step = chain.ROLLBACK[0]
     run.report(step.name, 1, None, "rolling back")
     task = run.context.call_activity_with_retry(

@@ -55,6 +55,7 @@ VALUES: list[object] = [
     model.Registered("argocd", "aks-app1-1234", "updated", notes=("tag 'Env' written as label key",)),
     model.RolledBack(("Secret argocd/aks-app1-1234",), ("ClusterRoleBinding b (timed out): az aks command invoke ...",)),
     model.RolledBack(),
+    model.Failure("verify", "gave up after 900s: denied", "timeout"),
 ]
 
 

@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from tests import fakes
-from wif_core import manifests, model, runner
+from wif_core import errors, manifests, model, runner
 from wif_core.steps import rbac
 
 HUB = model.ClusterRef.parse(fakes.HUB_ID)
@@ -179,10 +179,31 @@ def test_onboarding_the_hub_is_skipped_without_a_write_or_a_look_at_its_rbac(wor
         assert not any(op.startswith("kube.") for op in world.calls), world.calls
 
 
-def test_a_cluster_outside_the_opt_in_that_was_never_registered_is_not_looked_at(world: fakes.World,
-                                                                                 clock: fakes.Clock) -> None:
+def test_a_cluster_outside_the_opt_in_that_was_never_registered_gets_one_look_and_no_write(world: fakes.World,
+                                                                                           clock: fakes.Clock) -> None:
     ref = world.add_cluster(fakes.cluster_id("untagged"))
     report = make(world, clock, WIF_OPT_IN_TAG="argocd=on").onboard(ref)
     assert report.ok and "not registered" in report.results["deregister"].reason  # type: ignore[attr-defined]
     assert world.writes() == 0
-    assert not any(op.startswith("kube.ClusterRoleBinding") for op in world.calls), world.calls
+    assert world.calls["kube.ClusterRoleBinding.get"] == 1  # a grant of ours left by a run that died first?
+    # A cluster outside the opt-in that does not let us look is skipped, not failed.
+    world.fail("kube.ClusterRoleBinding.get", errors.Forbidden("403"))
+    refused = make(world, clock, WIF_OPT_IN_TAG="argocd=on").onboard(ref)
+    assert refused.ok and refused.results["deregister"].binding == "skipped"  # type: ignore[attr-defined]
+
+
+def test_a_grant_left_by_a_run_that_died_before_its_secret_is_swept_when_the_cluster_leaves_the_opt_in(
+        world: fakes.World, clock: fakes.Clock) -> None:
+    ref = world.add_cluster(fakes.cluster_id("crashed"), tags={"argocd": "on"})
+
+    class Died(BaseException):
+        pass
+
+    world.fail_after("kube.ClusterRoleBinding.create", Died())
+    with pytest.raises(Died):
+        make(world, clock, WIF_OPT_IN_TAG="argocd=on").onboard(ref)
+    assert binding_key(world) in world.objects[ref.key] and secret_of(world, ref) is None
+    world.clusters[ref.key] = model.ClusterFacts(**{**world.clusters[ref.key].__dict__, "tags": ()})
+    report = make(world, clock, WIF_OPT_IN_TAG="argocd=on").onboard(ref)
+    assert report.ok and report.results["deregister"].binding == "deleted"  # type: ignore[attr-defined]
+    assert binding_key(world) not in world.objects[ref.key]

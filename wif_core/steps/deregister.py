@@ -11,12 +11,12 @@ from __future__ import annotations
 from typing import Optional
 
 from wif_core import config, errors, manifests, model, ports, provenance
-from wif_core.steps import rbac, register
+from wif_core.steps import discover, rbac, register
 
 HUB = "skipped: it is the Argo CD hub itself"
 
 
-def _read_secret(p: ports.Ports, settings: config.Settings, hub: Optional[model.ClusterFacts],
+def secret_owner(p: ports.Ports, settings: config.Settings, hub: Optional[model.ClusterFacts],
                  ref: model.ClusterRef) -> str:
     """ours | absent | foreign | other-cluster for the Secret we would have written for ``ref``."""
     if hub is None:
@@ -25,15 +25,9 @@ def _read_secret(p: ports.Ports, settings: config.Settings, hub: Optional[model.
     return "absent" if existing is None else provenance.kube_owner(existing, ref)
 
 
-def _delete_secret(p: ports.Ports, settings: config.Settings, hub: model.ClusterFacts, ref: model.ClusterRef) -> str:
+def delete_secret(p: ports.Ports, settings: config.Settings, hub: model.ClusterFacts, ref: model.ClusterRef) -> str:
     deleted = p.kube(hub).delete(register.API, register.KIND, settings.namespace, manifests.secret_name(ref))
     return "deleted" if deleted else "absent"
-
-
-def secret(p: ports.Ports, settings: config.Settings, hub: model.ClusterFacts, ref: model.ClusterRef) -> str:
-    """Our Secret for ``ref`` removed: deleted | absent | foreign | other-cluster (left alone)."""
-    owner = _read_secret(p, settings, hub, ref)
-    return _delete_secret(p, settings, hub, ref) if owner == provenance.OURS else owner
 
 
 def _assignment(p: ports.Ports, settings: config.Settings, ref: model.ClusterRef, identity: model.IdentityFacts) -> str:
@@ -67,7 +61,7 @@ def binding(p: ports.Ports, settings: config.Settings, d: model.Discovered) -> s
     return "deleted" if p.kube(d.target).delete(rbac.API, rbac.KIND, None, name) else "absent"
 
 
-def _credentials(p: ports.Ports, settings: config.Settings, ref: model.ClusterRef,
+def credentials(p: ports.Ports, settings: config.Settings, ref: model.ClusterRef,
                  issuer: Optional[str]) -> tuple[str, ...]:
     """In-cluster topology: our credentials trusting this cluster (named from its id) are removed.
 
@@ -83,15 +77,31 @@ def _credentials(p: ports.Ports, settings: config.Settings, ref: model.ClusterRe
     return tuple(name for name in doomed if p.identities.delete_credential(settings.identity, name))
 
 
-def is_hub(settings: config.Settings, ref: model.ClusterRef) -> bool:
-    return settings.topology == "hub" and settings.hub is not None and settings.hub.key == ref.key
+def _sweep(p: ports.Ports, settings: config.Settings, d: model.Discovered) -> str:
+    """Our grant on a cluster with no Secret of ours: removed where one read finds it (API or ARM,
+    not run command); a cluster that refuses or cannot be reached is skipped, not failed."""
+    try:
+        if rbac.mode(settings, d.target) == "kubernetes" and rbac.via_run_command(settings, d.target):
+            return "skipped"
+        return binding(p, settings, d)
+    except (errors.Forbidden, errors.Unreachable, errors.Refused):
+        return "skipped"
+    except errors.PermanentError:  # e.g. WIF_RBAC_MODE=azure on a Kubernetes-RBAC cluster: nothing of ours
+        return "skipped"
+
+
+def _sweep_credentials(p: ports.Ports, settings: config.Settings, d: model.Discovered) -> tuple[str, ...]:
+    try:
+        return credentials(p, settings, d.target.ref, d.target.oidc_issuer)
+    except (errors.Forbidden, errors.Unreachable):
+        return ()
 
 
 def deregister(p: ports.Ports, settings: config.Settings, ref: model.ClusterRef,
                d: Optional[model.Discovered]) -> model.Deregistered:
     if not settings.allows(ref):
         raise errors.Forbidden(f"{ref.id} is outside WIF_ALLOWED_SCOPES; add its subscription or resource group there")
-    if is_hub(settings, ref):
+    if discover.is_hub(settings, ref):
         return model.Deregistered(secret="skipped", binding="skipped", reason=HUB)
     target: Optional[model.ClusterFacts] = d.target if d else None
     if target is None:
@@ -105,11 +115,18 @@ def deregister(p: ports.Ports, settings: config.Settings, ref: model.ClusterRef,
         hub: Optional[model.ClusterFacts] = d.hub if d else p.clusters.get_cluster(settings.hub)
     else:
         hub = target
-    owner = _read_secret(p, settings, hub, ref)
-    if d is not None and owner != provenance.OURS:
-        # Left the opt-in: our Secret is the record that it was ever registered. Without it there is
-        # nothing of ours to look for, and nothing is read on the cluster (it may not let us).
-        return model.Deregistered(secret=owner, binding="skipped", reason=f"not registered: {d.reason}")
+    if d is not None:
+        try:
+            owner = secret_owner(p, settings, hub, ref)
+        except errors.Forbidden:
+            owner = "skipped"  # in-cluster: a cluster outside the opt-in need not let us in
+        if owner != provenance.OURS:
+            # Left the opt-in, or never in it: our Secret is the record of a registration. Without it only
+            # a grant left by a run that died before writing its Secret may be ours: one cheap look.
+            return model.Deregistered(secret=owner, binding=_sweep(p, settings, d),
+                                      credentials=_sweep_credentials(p, settings, d), reason=f"not registered: {d.reason}")
+    else:
+        owner = secret_owner(p, settings, hub, ref)
     identity = d.identity if d else p.identities.get_identity(settings.identity)
     if target is None or target.provisioning_state.lower() == "deleting":
         bound = "absent"
@@ -119,9 +136,9 @@ def deregister(p: ports.Ports, settings: config.Settings, ref: model.ClusterRef,
     else:
         bound = binding(p, settings, model.Discovered(target=target, hub=hub or target, identity=identity))
     issuer = target.oidc_issuer if target is not None else None
-    credentials = _credentials(p, settings, ref, issuer)
+    removed = credentials(p, settings, ref, issuer)
     gone = owner
     if owner == provenance.OURS and hub is not None:
         # Last: the Secret is the record a retry after a crash starts from (see the opt-in case above).
-        gone = _delete_secret(p, settings, hub, ref)
-    return model.Deregistered(secret=gone, binding=bound, credentials=credentials)
+        gone = delete_secret(p, settings, hub, ref)
+    return model.Deregistered(secret=gone, binding=bound, credentials=removed)

@@ -33,16 +33,44 @@ def check_issuer(facts: model.ClusterFacts, role: str) -> None:
 
 def eligibility(settings: config.Settings, target: model.ClusterFacts) -> tuple[bool, str]:
     """Pure: should this cluster be registered at all?"""
-    if settings.topology == "hub" and settings.hub is not None and target.ref.key == settings.hub.key:
-        return False, "it is the Argo CD hub itself (Argo CD manages it as in-cluster)"
+    if is_hub(settings, target.ref):
+        return False, HUB_ITSELF
     if settings.opt_in_tag is not None and not settings.opt_in_tag.matches(target.tag_map()):
         return False, f"it lacks the opt-in tag {settings.opt_in_tag} (WIF_OPT_IN_TAG)"
     return True, ""
 
 
+HUB_ITSELF = "it is the Argo CD hub itself (Argo CD manages it as in-cluster)"
+
+
+def is_hub(settings: config.Settings, ref: model.ClusterRef) -> bool:
+    return settings.topology == "hub" and settings.hub is not None and settings.hub.key == ref.key
+
+
+def _the_hub(p: ports.Ports, settings: config.Settings, ref: model.ClusterRef) -> model.Discovered:
+    """The hub's own events (every change of it raises one): skipped at once, whatever its state.
+
+    One read for the canonical spelling; no wait for provisioning, no check of its profile, no
+    identity read: none of that may turn a hub upgrade into a failed or hour-long orchestration.
+    """
+    try:
+        hub = p.clusters.get_cluster(ref)
+    except errors.NotFound:
+        hub = _placeholder(ref)
+    identity = model.IdentityFacts(settings.identity.id, settings.identity.name, "", "", "")
+    return model.Discovered(target=hub, hub=hub, identity=identity, eligible=False, reason=HUB_ITSELF)
+
+
+def _placeholder(ref: model.ClusterRef) -> model.ClusterFacts:
+    return model.ClusterFacts(ref=ref, provisioning_state="", location="", server="", ca_data="", private=False,
+                              aad=False, azure_rbac=False, oidc_issuer=None, workload_identity=False, tenant_id=None)
+
+
 def discover(p: ports.Ports, settings: config.Settings, ref: model.ClusterRef) -> model.Discovered:
     if not settings.allows(ref):
         raise errors.Forbidden(f"{ref.id} is outside WIF_ALLOWED_SCOPES; add its subscription or resource group there")
+    if is_hub(settings, ref):
+        return _the_hub(p, settings, ref)
     target = p.clusters.get_cluster(ref)
     ref = target.ref  # ARM's canonical spelling from here on, never the event's
     check_ready(target)
