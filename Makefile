@@ -20,7 +20,7 @@ demo: $(STAMP)
 test: $(STAMP) lint typecheck
 	bash scripts/pytest.sh $(BIN)/python
 
-## floors: every requirement at its floor (>=X as ==X) in .venv-floors, then the demo and the tests
+## floors: every requirement at its floor (>=X as ==X) in .venv-floors, then the demo, lint, mypy and the tests
 floors:
 	bash scripts/floors.sh
 
