@@ -4,7 +4,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test lint typecheck unit bench serve clean
+.PHONY: demo test floors lint typecheck unit bench serve clean
 
 $(STAMP): requirements.txt requirements-dev.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -19,6 +19,10 @@ demo: $(STAMP)
 ## test: lint, type-check, then every test (unit, integration on the sandbox, functions, infra)
 test: $(STAMP) lint typecheck
 	bash scripts/pytest.sh $(BIN)/python
+
+## floors: every requirement at its floor (>=X as ==X) in .venv-floors, then the demo, lint, mypy and the tests
+floors:
+	bash scripts/floors.sh
 
 lint: $(STAMP)
 	$(BIN)/ruff check wif_core wif_functions wif_sandbox function_app.py tests bench
@@ -39,4 +43,4 @@ serve: $(STAMP)
 	$(BIN)/python -m wif_sandbox serve
 
 clean:
-	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache .hypothesis
+	rm -rf $(VENV) .venv-floors .mypy_cache .ruff_cache .pytest_cache .hypothesis

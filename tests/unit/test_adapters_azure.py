@@ -121,7 +121,7 @@ def test_get_cluster_reads_arm_then_the_user_kubeconfig(arm: FakeARM, wired: Any
     facts = azure.Clusters(client, policy).get_cluster(REF)
     assert facts.server == "https://dev-1.hcp.example:443" and facts.ca_data == CA and facts.azure_rbac
     assert arm.calls() == [f"GET {REF.id}", f"POST {REF.id}/listClusterUserCredential"]
-    assert "api-version=2026-08-01" in (arm.requests[0].url or "")
+    assert f"api-version={azure.AKS_API_VERSION}" in (arm.requests[0].url or "")
     assert credential.scopes == [(f"{ARM}/.default",)]
     assert client.aks(REF.subscription_id) is client.aks(REF.subscription_id.upper())  # one client per subscription
 
@@ -217,7 +217,7 @@ def test_role_assignments(arm: FakeARM, wired: Any) -> None:
 
 def test_run_command_attaches_files_like_az_aks_command_invoke(arm: FakeARM, wired: Any) -> None:
     client, policy, credential = wired
-    location = f"{ARM}{REF.id}/commandResults/c0ffee?api-version=2026-08-01"
+    location = f"{ARM}{REF.id}/commandResults/c0ffee?api-version={azure.AKS_API_VERSION}"
     arm.on("POST", "/runCommand", (202, None, {"Location": location}))
     arm.on("GET", "/commandResults/c0ffee", (202, None, {"Location": location}),
            (200, {"id": "c0ffee", "properties": {"provisioningState": "Succeeded", "exitCode": 0, "logs": "created"}}, {}))

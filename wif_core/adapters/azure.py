@@ -28,6 +28,9 @@ from wif_core import errors, model
 from wif_core.adapters import aks_facts, errors_map, retrying
 
 T = TypeVar("T")
+# azure-mgmt-containerservice 41.x sends its own release's api-version unless told: pinned to the one
+# 41.0 (the floor) was generated for, so every allowed release reads the same managedClusters shape.
+AKS_API_VERSION = "2026-01-01"
 MSI_API_VERSION = "2024-11-30"
 AUTHORIZATION_API_VERSION = "2022-04-01"
 READER = "grant this app's identity Reader on the cluster or its resource group (see infra/README.md)"
@@ -92,7 +95,8 @@ class Arm:
             return self._clients[key]
 
     def aks(self, subscription_id: str) -> ContainerServiceClient:
-        client: ContainerServiceClient = self._client("aks", subscription_id, ContainerServiceClient)
+        client: ContainerServiceClient = self._client("aks", subscription_id, ContainerServiceClient,
+                                                      api_version=AKS_API_VERSION)
         return client
 
     def msi(self, subscription_id: str) -> Any:  # multi-API client: untyped operation groups
