@@ -282,8 +282,12 @@ class _Kube:
         self.store[(kind, namespace, name)] = self._stored(_merge_patch(have, merge))
         return copy.deepcopy(self.store[(kind, namespace, name)])
 
-    def delete(self, api_version: str, kind: str, namespace: Optional[str], name: str) -> bool:
+    def delete(self, api_version: str, kind: str, namespace: Optional[str], name: str,
+               resource_version: Optional[str] = None) -> bool:
         self._op(f"{kind}.delete")
+        have = self.store.get((kind, namespace, name))
+        if have is not None and resource_version and have["metadata"].get("resourceVersion") != resource_version:
+            raise errors.Conflict("Precondition failed: ResourceVersion")
         return self.store.pop((kind, namespace, name), None) is not None
 
     def create_token(self, namespace: str, service_account: str, audience: str, seconds: int = 600) -> str:
@@ -358,6 +362,18 @@ class _RunCommand:
         if words[:3] == ["kubectl", "get", "clusterrolebinding"]:
             found = store.get(("ClusterRoleBinding", None, words[3]))
             return model.RunResult(0, json.dumps(found) if found else "")
+        if words[:3] in (["kubectl", "create", "-f"], ["kubectl", "replace", "-f"]):
+            obj = json.loads(files[words[3]])
+            key = (obj["kind"], None, obj["metadata"]["name"])
+            have = store.get(key)
+            if words[1] == "create" and have is not None:
+                return model.RunResult(1, f'Error from server (AlreadyExists): "{key[2]}" already exists')
+            if words[1] == "replace" and (have is None or (have.get("metadata") or {}).get("resourceVersion")
+                                          != obj["metadata"].get("resourceVersion")):
+                return model.RunResult(1, "Error from server (Conflict): the object has been modified")
+            obj["metadata"]["resourceVersion"] = str(next(self.w._rv))
+            store[key] = obj
+            return model.RunResult(0, f"clusterrolebinding/{key[2]} {words[1]}d")
         if words[:3] == ["kubectl", "apply", "-f"]:
             obj = json.loads(files[words[3]])
             store[(obj["kind"], None, obj["metadata"]["name"])] = obj

@@ -19,7 +19,8 @@ T = TypeVar("T")
 AKS_SERVER_APP_ID = "6dae42f8-4368-4678-94ff-3960e28e3630"  # same in every public/sovereign cloud
 AKS_RBAC_CLUSTER_ADMIN = "b1ff04bb-8a4e-4dc4-8eb5-8693973ce19b"
 TOKEN_EXCHANGE_AUDIENCE = "api://AzureADTokenExchange"
-# argocd-k8s-auth's defaults (argo-cd cmd/argocd-k8s-auth/commands/azure.go): not written into the Secret.
+# Not written into the Secret when it is this: argocd-k8s-auth sets no environment then, and kubelogin
+# takes the authority from AZURE_AUTHORITY_HOST (the webhook's) or falls back to the public cloud.
 DEFAULT_AAD_ENVIRONMENT = "AzurePublicCloud"
 DEFAULT_NAME_TEMPLATE = "{name}-{hash}"
 NAME_FIELDS = ("name", "resource_group", "subscription_id", "location", "hash")
@@ -54,7 +55,7 @@ SETTINGS: dict[str, tuple[Optional[str], str]] = {
     # Empty by default (= DEFAULT_NAME_TEMPLATE): azd's ${NAME=default} cannot carry a "}" in its default.
     "WIF_CLUSTER_NAME_TEMPLATE": (
         "", "Argo CD cluster name, empty = {name}-{hash}; fields {name} {resource_group} {subscription_id} {location} "
-        "{hash}, made DNS-safe; must hold {hash} or all of {name} {resource_group} {subscription_id}"),
+        "{hash}, made DNS-safe; must hold {hash}"),
     "WIF_FEDERATED_TOKEN_FILE": (
         "", "opt-in override of AZURE_FEDERATED_TOKEN_FILE in the Secret; empty = the webhook's (recommended)"),
     "WIF_ARGOCD_AUTHORITY_HOST": (
@@ -283,7 +284,7 @@ def _abs_path(name: str, raw: str) -> str:
 
 
 def _name_template(raw: str) -> str:
-    """``{name}-{hash}``-style; only known fields, and enough of them to tell any two clusters apart."""
+    """``{name}-{hash}``-style; only known fields, and {hash} to tell any two clusters apart."""
     value = raw.strip()
     if not value:
         return DEFAULT_NAME_TEMPLATE
@@ -295,7 +296,8 @@ def _name_template(raw: str) -> str:
     unknown = fields - set(NAME_FIELDS)
     if unknown or not fields:
         raise _fail("WIF_CLUSTER_NAME_TEMPLATE", f"{expected} (unknown: {', '.join(sorted(unknown)) or 'none used'})", raw)
-    if "hash" not in fields and not {"name", "resource_group", "subscription_id"} <= fields:
-        raise _fail("WIF_CLUSTER_NAME_TEMPLATE", "unique per cluster: use {hash}, or all of {name} {resource_group} "
-                    "{subscription_id}", raw)
+    if "hash" not in fields:
+        # Even all of name, group and subscription are not unique once made DNS-safe: "x-y"/"z" and
+        # "x"/"y-z" fold to the same text, and "_" and "." become "-".
+        raise _fail("WIF_CLUSTER_NAME_TEMPLATE", "unique per cluster: it must hold {hash}", raw)
     return value

@@ -12,7 +12,7 @@ import json
 import re
 import uuid
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Optional
 
 from wif_core import config, model
 
@@ -20,6 +20,9 @@ MANAGED_BY = "aks-argocd-wif"
 LABEL_MANAGED_BY = "app.kubernetes.io/managed-by"
 LABEL_SECRET_TYPE = "argocd.argoproj.io/secret-type"
 ANNOTATION_CLUSTER_ID = "aks-argocd-wif.io/cluster-id"
+# The Argo CD name the template gives (what we last wrote or would write): data.name follows the
+# template only while it still holds this value, so a name set by hand (or by an earlier version) stays.
+ANNOTATION_ARGOCD_NAME = "aks-argocd-wif.io/argocd-name"
 LABEL_PREFIX = "azure.aks-argocd-wif.io/"
 TAG_LABEL_PREFIX = "tags.aks-argocd-wif.io/"
 # Fixed namespace for deterministic role assignment names (uuid5).
@@ -71,7 +74,8 @@ def role_definition_id(subscription_id: str, role_guid: str) -> str:
     return f"/subscriptions/{subscription_id}/providers/Microsoft.Authorization/roleDefinitions/{role_guid}"
 
 
-def exec_provider_config(settings: config.Settings, identity: model.IdentityFacts) -> dict[str, Any]:
+def exec_provider_config(settings: config.Settings, identity: model.IdentityFacts,
+                         webhook_tenant: Optional[str] = None) -> dict[str, Any]:
     """What ``argocd-k8s-auth azure`` needs beyond what the workload-identity webhook injects.
 
     The webhook (azure-workload-identity, pkg/webhook) gives Argo CD's containers AZURE_CLIENT_ID,
@@ -81,8 +85,12 @@ def exec_provider_config(settings: config.Settings, identity: model.IdentityFact
     file). Written: the identity's client id (it selects the identity), the login method, and
     argocd-k8s-auth's own variables where they differ from its defaults; the token file and the
     authority only as the explicit opt-ins WIF_FEDERATED_TOKEN_FILE / WIF_ARGOCD_AUTHORITY_HOST.
+    AZURE_TENANT_ID only when the identity lives in another tenant than the one the webhook injects
+    (the hub's, ``webhook_tenant``): await_propagation proves the exchange in the identity's tenant.
     """
     env = {"AAD_LOGIN_METHOD": "workloadidentity", "AZURE_CLIENT_ID": identity.client_id}
+    if webhook_tenant and identity.tenant_id and webhook_tenant.lower() != identity.tenant_id.lower():
+        env["AZURE_TENANT_ID"] = identity.tenant_id
     if settings.aad_environment_name != config.DEFAULT_AAD_ENVIRONMENT:
         env["AAD_ENVIRONMENT_NAME"] = settings.aad_environment_name
     if settings.aks_server_app_id != config.AKS_SERVER_APP_ID:
@@ -147,12 +155,13 @@ def tag_labels(settings: config.Settings, tags: dict[str, str]) -> TagLabels:
     return TagLabels(labels, tuple(notes))
 
 
-def cluster_secret(settings: config.Settings, target: model.ClusterFacts,
-                   identity: model.IdentityFacts) -> dict[str, Any]:
+def cluster_secret(settings: config.Settings, target: model.ClusterFacts, identity: model.IdentityFacts,
+                   webhook_tenant: Optional[str] = None) -> dict[str, Any]:
     """The Argo CD declarative cluster Secret (label secret-type=cluster), from the canonical id."""
     ref = target.ref
+    name = argocd_name(settings, target)
     cfg = {
-        "execProviderConfig": exec_provider_config(settings, identity),
+        "execProviderConfig": exec_provider_config(settings, identity, webhook_tenant),
         "tlsClientConfig": {"insecure": False, "caData": target.ca_data},
     }
     labels = {
@@ -175,17 +184,40 @@ def cluster_secret(settings: config.Settings, target: model.ClusterFacts,
             "labels": labels,
             "annotations": {
                 ANNOTATION_CLUSTER_ID: ref.id,
+                ANNOTATION_ARGOCD_NAME: name,
                 LABEL_PREFIX + "resource-group": ref.resource_group,
                 LABEL_PREFIX + "tags": json.dumps({k: tags[k] for k in sorted(tags)}, sort_keys=True),
             },
         },
         "type": "Opaque",
         "stringData": {
-            "name": argocd_name(settings, target),
+            "name": name,
             "server": target.server,
             "config": json.dumps(cfg, sort_keys=True),
         },
     }
+
+
+def keep_name(desired: dict[str, Any], existing: Optional[dict[str, Any]]) -> tuple[dict[str, Any], str]:
+    """Pure: ``desired`` with the Argo CD name people rely on kept; a note when it differs from the template's.
+
+    ``data.name`` is what ``--dest-name``, ``destination.name`` and ApplicationSet ``{{name}}`` use:
+    renaming it under them recreates their Applications. It follows the template while it holds the
+    name we recorded (a template change renames it); a name set by hand, or by a version before
+    unique names, stays.
+    """
+    if existing is None:
+        return desired, ""
+    data = existing.get("data") or {}
+    raw = data.get("name")
+    have = base64.b64decode(raw).decode("utf-8", "replace") if isinstance(raw, str) else ""
+    annotations = (existing.get("metadata") or {}).get("annotations") or {}
+    want = desired["stringData"]["name"]
+    if not have or have == want or have == annotations.get(ANNOTATION_ARGOCD_NAME):
+        return desired, ""
+    kept = dict(desired, stringData=dict(desired["stringData"], name=have))
+    return kept, (f"kept the Argo CD name {have!r} (set by hand or by an earlier version); the template gives "
+                  f"{want!r}: set data.name to it to take it")
 
 
 def owned_label(key: str) -> bool:

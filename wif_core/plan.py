@@ -56,12 +56,13 @@ def _read(kube: ports.Kube, api: str, kind: str, namespace: Optional[str], name:
 
 
 def _secret(p: ports.Ports, settings: config.Settings, d: model.Discovered) -> Item:
-    desired = manifests.cluster_secret(settings, d.target, d.identity)
+    desired = manifests.cluster_secret(settings, d.target, d.identity, d.hub.tenant_id)
     name = desired["metadata"]["name"]
     target = f"cluster {d.hub.ref.name}, namespace {settings.namespace}"
     existing, unreadable = _read(p.kube(d.hub), register.API, register.KIND, settings.namespace, name)
     if unreadable:
         return _item("Secret", name, target, "unknown", desired, unreadable)
+    desired, _ = manifests.keep_name(desired, existing)
     if not d.eligible:
         ours = existing is not None and provenance.kube_owner(existing, d.target.ref) == provenance.OURS
         action = "delete" if ours else ("none" if existing is None else "leave")

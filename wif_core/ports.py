@@ -60,8 +60,9 @@ class Kube(Protocol):
         """JSON merge patch (RFC 7386); a ``metadata.resourceVersion`` in it is a precondition
         (stale: ``errors.Conflict``), a vanished object is ``errors.Conflict`` too (decide again)."""
 
-    def delete(self, api_version: str, kind: str, namespace: Optional[str], name: str) -> bool:
-        """True if it existed."""
+    def delete(self, api_version: str, kind: str, namespace: Optional[str], name: str,
+               resource_version: Optional[str] = None) -> bool:
+        """True if it existed. With ``resource_version`` only that version is deleted (else ``errors.Conflict``)."""
 
     def create_token(self, namespace: str, service_account: str, audience: str, seconds: int = 600) -> str:
         """TokenRequest; the caller must not log or store the result."""

@@ -112,8 +112,8 @@ VALID = {
     "WIF_FEDERATED_TOKEN_FILE": ("/var/run/secrets/tokens/t", lambda s: s.federated_token_file == "/var/run/secrets/tokens/t"),
     "WIF_ARGOCD_AUTHORITY_HOST": ("https://login.chinacloudapi.cn",
                                   lambda s: s.argocd_authority_host == "https://login.chinacloudapi.cn/"),
-    "WIF_CLUSTER_NAME_TEMPLATE": ("{subscription_id}-{resource_group}-{name}",
-                                  lambda s: s.cluster_name_template == "{subscription_id}-{resource_group}-{name}"),
+    "WIF_CLUSTER_NAME_TEMPLATE": ("{resource_group}-{name}-{hash}",
+                                  lambda s: s.cluster_name_template == "{resource_group}-{name}-{hash}"),
 }
 
 
@@ -174,7 +174,7 @@ INVALID = [
     ("WIF_FEDERATED_TOKEN_FILE", "tokens/azure-identity-token", "absolute path"),
     ("WIF_ARGOCD_AUTHORITY_HOST", "login.microsoftonline.com", "https:// URL"),
     ("WIF_CLUSTER_NAME_TEMPLATE", "{name}", "unique per cluster"),
-    ("WIF_CLUSTER_NAME_TEMPLATE", "{name}-{resource_group}", "unique per cluster"),
+    ("WIF_CLUSTER_NAME_TEMPLATE", "{name}-{resource_group}-{subscription_id}", "must hold {hash}"),
     ("WIF_CLUSTER_NAME_TEMPLATE", "{name}-{region}-{hash}", "unknown: region"),
     ("WIF_CLUSTER_NAME_TEMPLATE", "{name", "template"),
     ("WIF_CLUSTER_NAME_TEMPLATE", "prod", "none used"),

@@ -101,7 +101,8 @@ def test_two_clusters_of_one_name_get_distinct_dns_safe_argocd_names() -> None:
 
 @pytest.mark.parametrize("template, expected", [
     ("{name}", None),  # refused by config: not unique
-    ("{subscription_id}-{resource_group}-{name}", rf"{fakes.SUB}-rg-apps-prod"),
+    ("{subscription_id}-{resource_group}-{name}", None),  # refused: "x-y"/"z" and "x"/"y-z" would fold together
+    ("{resource_group}_{name}.{hash}", r"rg-apps-prod-[0-9a-f]{8}"),
     ("{location}/{name}.{hash}", r"westeurope-prod-[0-9a-f]{8}"),
     ("{name}-" + "x" * 70 + "-{hash}", r"prod-x{49}-[0-9a-f]{8}"),
 ])

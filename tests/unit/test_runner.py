@@ -325,3 +325,55 @@ def test_propagation_deadline_fails_with_the_diagnosis(world: fakes.World, clock
     assert "gave up after 60s" in report.error and "AADSTS70021" in report.error
     assert f"issuer {hub.oidc_issuer!r}" in report.error and "system:serviceaccount:argocd:" in report.error
     assert "still propagating" in report.error  # the exact credential exists: Entra has not caught up
+
+
+def test_the_argocd_name_people_use_is_kept_and_a_template_change_renames(world: fakes.World, clock: fakes.Clock) -> None:
+    ref = world.add_cluster(fakes.cluster_id("prod"))
+    assert make(world, clock).onboard(ref).ok
+    secret = world.object(fakes.HUB_ID, "Secret", "argocd", manifests.secret_name(ref))
+    assert secret is not None
+
+    def name() -> str:
+        got = world.object(fakes.HUB_ID, "Secret", "argocd", manifests.secret_name(ref))
+        assert got is not None
+        return base64.b64decode(got["data"]["name"]).decode()
+
+    first = name()
+    # A template change renames (the name still is the one we wrote) ...
+    report = make(world, clock, WIF_CLUSTER_NAME_TEMPLATE="{resource_group}-{name}-{hash}").onboard(ref)
+    assert report.ok and name().startswith("rg-apps-prod-") and name() != first
+    # ... a name set by hand stays, with a note, and the next run is unchanged.
+    secret = world.object(fakes.HUB_ID, "Secret", "argocd", manifests.secret_name(ref))
+    assert secret is not None
+    secret["data"]["name"] = base64.b64encode(b"payments-prod").decode()
+    report = make(world, clock, WIF_CLUSTER_NAME_TEMPLATE="{resource_group}-{name}-{hash}").onboard(ref)
+    assert report.ok and name() == "payments-prod"
+    assert any("kept the Argo CD name 'payments-prod'" in n for n in report.results["register"].notes)  # type: ignore[attr-defined]
+    again = make(world, clock, WIF_CLUSTER_NAME_TEMPLATE="{resource_group}-{name}-{hash}").onboard(ref)
+    assert again.results["register"].action == "unchanged"  # type: ignore[attr-defined]
+
+
+def test_a_secret_from_before_unique_names_keeps_its_bare_name(world: fakes.World, clock: fakes.Clock) -> None:
+    ref = world.add_cluster(fakes.cluster_id("legacy"))
+    assert make(world, clock).onboard(ref).ok
+    secret = world.object(fakes.HUB_ID, "Secret", "argocd", manifests.secret_name(ref))
+    assert secret is not None
+    secret["data"]["name"] = base64.b64encode(b"legacy").decode()  # what versions before unique names wrote
+    del secret["metadata"]["annotations"][manifests.ANNOTATION_ARGOCD_NAME]
+    report = make(world, clock).onboard(ref)
+    assert report.ok and report.results["register"].action == "updated"  # type: ignore[attr-defined]
+    got = world.object(fakes.HUB_ID, "Secret", "argocd", manifests.secret_name(ref))
+    assert got is not None and base64.b64decode(got["data"]["name"]) == b"legacy"  # destinations by name keep working
+
+
+def test_an_identity_in_another_tenant_than_the_hubs_names_its_tenant(world: fakes.World, clock: fakes.Clock) -> None:
+    import json
+
+    world.identity = model.IdentityFacts(world.identity.id, world.identity.name, world.identity.client_id,
+                                         world.identity.principal_id, "99999999-0000-4000-8000-000000000000")
+    ref = world.add_cluster(fakes.cluster_id("cross-tenant"))
+    assert make(world, clock).onboard(ref).ok
+    got = world.object(fakes.HUB_ID, "Secret", "argocd", manifests.secret_name(ref))
+    assert got is not None
+    env = json.loads(base64.b64decode(got["data"]["config"]))["execProviderConfig"]["env"]
+    assert env["AZURE_TENANT_ID"] == "99999999-0000-4000-8000-000000000000"  # the webhook would inject the hub's

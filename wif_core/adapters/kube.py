@@ -161,10 +161,14 @@ class Kube:
             raise errors.Conflict(e.message) from e
         return patched
 
-    def delete(self, api_version: str, kind: str, namespace: Optional[str], name: str) -> bool:
+    def delete(self, api_version: str, kind: str, namespace: Optional[str], name: str,
+               resource_version: Optional[str] = None) -> bool:
         url = path(api_version, kind, namespace, name)
+        # DeleteOptions.preconditions: only the version whose provenance was checked (409 otherwise).
+        body = ({"apiVersion": "v1", "kind": "DeleteOptions", "preconditions": {"resourceVersion": resource_version}}
+                if resource_version else None)
         try:
-            self._call(f"delete {kind} {namespace or ''}/{name}", lambda: self._request("DELETE", url),
+            self._call(f"delete {kind} {namespace or ''}/{name}", lambda: self._request("DELETE", url, body),
                        self._fix("delete", api_version, kind, namespace))
         except errors.NotFound:
             return False

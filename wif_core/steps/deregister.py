@@ -17,16 +17,21 @@ HUB = "skipped: it is the Argo CD hub itself"
 
 
 def secret_owner(p: ports.Ports, settings: config.Settings, hub: Optional[model.ClusterFacts],
-                 ref: model.ClusterRef) -> str:
-    """ours | absent | foreign | other-cluster for the Secret we would have written for ``ref``."""
+                 ref: model.ClusterRef) -> tuple[str, str]:
+    """(ours | absent | foreign | other-cluster, the resourceVersion checked) for the Secret of ``ref``."""
     if hub is None:
-        return "absent"  # in-cluster topology and the cluster is gone: the Secret went with it
+        return "absent", ""  # in-cluster topology and the cluster is gone: the Secret went with it
     existing = p.kube(hub).get(register.API, register.KIND, settings.namespace, manifests.secret_name(ref))
-    return "absent" if existing is None else provenance.kube_owner(existing, ref)
+    if existing is None:
+        return "absent", ""
+    return provenance.kube_owner(existing, ref), str((existing.get("metadata") or {}).get("resourceVersion") or "")
 
 
-def delete_secret(p: ports.Ports, settings: config.Settings, hub: model.ClusterFacts, ref: model.ClusterRef) -> str:
-    deleted = p.kube(hub).delete(register.API, register.KIND, settings.namespace, manifests.secret_name(ref))
+def delete_secret(p: ports.Ports, settings: config.Settings, hub: model.ClusterFacts, ref: model.ClusterRef,
+                  checked: str) -> str:
+    """Delete the Secret only as it was when its provenance was checked (a change since: Conflict, decide again)."""
+    deleted = p.kube(hub).delete(register.API, register.KIND, settings.namespace, manifests.secret_name(ref),
+                                 resource_version=checked or None)
     return "deleted" if deleted else "absent"
 
 
@@ -58,7 +63,8 @@ def binding(p: ports.Ports, settings: config.Settings, d: model.Discovered) -> s
     if rbac.via_run_command(settings, d.target):
         rbac.run_kubectl(p, d.target, f"kubectl delete clusterrolebinding {name} --ignore-not-found", {})
         return "deleted"
-    return "deleted" if p.kube(d.target).delete(rbac.API, rbac.KIND, None, name) else "absent"
+    checked = str((existing.get("metadata") or {}).get("resourceVersion") or "") or None
+    return "deleted" if p.kube(d.target).delete(rbac.API, rbac.KIND, None, name, resource_version=checked) else "absent"
 
 
 def credentials(p: ports.Ports, settings: config.Settings, ref: model.ClusterRef,
@@ -117,16 +123,16 @@ def deregister(p: ports.Ports, settings: config.Settings, ref: model.ClusterRef,
         hub = target
     if d is not None:
         try:
-            owner = secret_owner(p, settings, hub, ref)
+            owner, checked = secret_owner(p, settings, hub, ref)
         except errors.Forbidden:
-            owner = "skipped"  # in-cluster: a cluster outside the opt-in need not let us in
+            owner, checked = "skipped", ""  # in-cluster: a cluster outside the opt-in need not let us in
         if owner != provenance.OURS:
             # Left the opt-in, or never in it: our Secret is the record of a registration. Without it only
             # a grant left by a run that died before writing its Secret may be ours: one cheap look.
             return model.Deregistered(secret=owner, binding=_sweep(p, settings, d),
                                       credentials=_sweep_credentials(p, settings, d), reason=f"not registered: {d.reason}")
     else:
-        owner = secret_owner(p, settings, hub, ref)
+        owner, checked = secret_owner(p, settings, hub, ref)
     identity = d.identity if d else p.identities.get_identity(settings.identity)
     if target is None or target.provisioning_state.lower() == "deleting":
         bound = "absent"
@@ -140,5 +146,5 @@ def deregister(p: ports.Ports, settings: config.Settings, ref: model.ClusterRef,
     gone = owner
     if owner == provenance.OURS and hub is not None:
         # Last: the Secret is the record a retry after a crash starts from (see the opt-in case above).
-        gone = delete_secret(p, settings, hub, ref)
+        gone = delete_secret(p, settings, hub, ref, checked)
     return model.Deregistered(secret=gone, binding=bound, credentials=removed)

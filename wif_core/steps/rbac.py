@@ -60,9 +60,9 @@ def read_binding(p: ports.Ports, settings: config.Settings, target: model.Cluste
     text = logs.strip()
     if not text:
         return None
-    try:
-        found = json.loads(text[text.index("{"):])
-    except ValueError as e:  # run command prefixes nothing on success, but never trust a shape blindly
+    try:  # the first JSON object printed; anything kubectl writes to stderr after it is ignored
+        found, _ = json.JSONDecoder().raw_decode(text[text.index("{"):])
+    except ValueError as e:
         raise errors.TemporaryError(f"run command on {target.ref.name}: 'kubectl get' printed no JSON object") from e
     return found if isinstance(found, dict) else None
 
@@ -105,11 +105,18 @@ def bind(p: ports.Ports, settings: config.Settings, d: model.Discovered) -> mode
         if _same_binding(existing, desired):
             return model.Bound("kubernetes", via, name, "unchanged")
     if via == "run-command":
-        # roleRef is immutable: a binding of ours to another role is replaced, not applied over.
-        command = "kubectl apply -f binding.json"
-        if existing is not None and existing.get("roleRef") != desired["roleRef"]:
-            command = f"kubectl delete clusterrolebinding {name} && {command}"
-        run_kubectl(p, d.target, command, {"binding.json": json.dumps(desired)})
+        # Each write is conditional, as on the API path: create fails if someone created one since our
+        # read, replace carries the resourceVersion we checked. roleRef is immutable: replaced by
+        # delete + create (a binding swapped in between makes the create fail, not succeed over it).
+        body = json.loads(json.dumps(desired))
+        if existing is None:
+            command = "kubectl create -f binding.json"
+        elif existing.get("roleRef") != desired["roleRef"]:
+            command = f"kubectl delete clusterrolebinding {name} && kubectl create -f binding.json"
+        else:
+            body["metadata"]["resourceVersion"] = (existing.get("metadata") or {}).get("resourceVersion")
+            command = "kubectl replace -f binding.json"
+        run_kubectl(p, d.target, command, {"binding.json": json.dumps(body)})
         return model.Bound("kubernetes", via, name, "created" if existing is None else "updated")
     kube = p.kube(d.target)
     if existing is None:

@@ -67,15 +67,18 @@ def refusal(action: str, existing: dict[str, Any], desired: dict[str, Any], hub:
              or next((m["manager"] for m in meta.get("managedFields") or [] if m.get("manager")), None))
     return errors.Refused(
         f"{where} exists but was not created by {manifests.MANAGED_BY} (it seems to belong to {owner or 'someone else'}: "
-        f"no label {manifests.LABEL_MANAGED_BY}={manifests.MANAGED_BY}); delete or rename it, then register again")
+        f"no label {manifests.LABEL_MANAGED_BY}={manifests.MANAGED_BY}); left as it is: delete it "
+        f"(kubectl -n {meta.get('namespace')} delete secret {meta.get('name')}) if it is stale, then register again")
 
 
 def register(p: ports.Ports, settings: config.Settings, d: model.Discovered) -> model.Registered:
-    desired = manifests.cluster_secret(settings, d.target, d.identity)
+    desired = manifests.cluster_secret(settings, d.target, d.identity, d.hub.tenant_id)
     name, ns = desired["metadata"]["name"], settings.namespace
     notes = manifests.tag_labels(settings, d.target.tag_map()).notes
     kube = p.kube(d.hub)
     existing = kube.get(API, KIND, ns, name)
+    desired, kept = manifests.keep_name(desired, existing)
+    notes += (kept,) if kept else ()
     action = plan(existing, desired)
     if action in ("foreign", "other-cluster"):
         assert existing is not None

@@ -65,8 +65,11 @@ def _attempt(what: str, fn: Callable[[], object], removed: list[str], left: list
     except errors.WifError as e:
         left.append(f"{what} ({errors.short(e.message, 160)}): {by_hand[what]}")
         return
-    if outcome == "deleted" or (isinstance(outcome, tuple) and outcome):
-        removed.append(what if outcome == "deleted" else f"{what} {', '.join(map(str, outcome))}")
+    if isinstance(outcome, tuple):  # names removed (credentials)
+        if outcome:
+            removed.append(f"{what} {', '.join(str(name) for name in outcome)}")
+    elif outcome == "deleted":
+        removed.append(what)
     elif outcome in (provenance.FOREIGN, provenance.OTHER_CLUSTER):
         left.append(f"{what}: not ours ({outcome}), left as it is")
 
@@ -80,7 +83,7 @@ def rollback(p: ports.Ports, settings: config.Settings, results: Results) -> mod
     removed: list[str] = []
     left: list[str] = []
     try:
-        owner = deregister.secret_owner(p, settings, d.hub, d.target.ref)
+        owner, checked = deregister.secret_owner(p, settings, d.hub, d.target.ref)
     except errors.WifError as e:
         return model.RolledBack(left=(f"{secret} (could not be read: {errors.short(e.message, 160)}): {by_hand[secret]}",))
     if owner == provenance.OURS and not unusable(failure):
@@ -93,7 +96,7 @@ def rollback(p: ports.Ports, settings: config.Settings, results: Results) -> mod
         _attempt("federated credentials", lambda: deregister.credentials(p, settings, d.target.ref, d.target.oidc_issuer),
                  removed, left, by_hand)
     if owner == provenance.OURS:
-        _attempt(secret, lambda: deregister.delete_secret(p, settings, d.hub, d.target.ref), removed, left, by_hand)
+        _attempt(secret, lambda: deregister.delete_secret(p, settings, d.hub, d.target.ref, checked), removed, left, by_hand)
     return model.RolledBack(removed=tuple(removed), left=tuple(left))
 
 

@@ -74,7 +74,7 @@ def _one(kubectl: Kubectl, argv: list[str], files: dict[str, bytes], out: list[s
         verb, args = (argv[1] if len(argv) > 1 else ""), parse(argv[2:])
         if verb == "auth" and args.positional[:1] == ["can-i"]:
             return _can_i(kubectl, args, out)
-        handlers = {"apply": _apply, "delete": _delete, "get": _get}
+        handlers = {"apply": _apply, "create": _create, "replace": _replace, "delete": _delete, "get": _get}
         if verb not in handlers:
             raise CommandError(f'error: unknown command "{verb}" for "kubectl"')
         handlers[verb](kubectl, args, files, out)
@@ -123,6 +123,26 @@ def _apply(kubectl: Kubectl, args: Args, files: dict[str, bytes], out: list[str]
         obj["metadata"]["resourceVersion"] = live["metadata"].get("resourceVersion", "")
         kubectl.call("PUT", r.path(namespace, name), obj)
         out.append(f"{r.qualified}/{name} configured")
+
+
+def _create(kubectl: Kubectl, args: Args, files: dict[str, bytes], out: list[str]) -> None:
+    """``kubectl create -f``: POST, so an object that exists already is an error (AlreadyExists, exit 1)."""
+    if not args.files:
+        raise CommandError("error: must specify one of -f and -k")
+    for obj in _objects(args, files):
+        r, namespace, name = _locate(kubectl, obj, args)
+        kubectl.call("POST", r.path(namespace), obj)
+        out.append(f"{r.qualified}/{name} created")
+
+
+def _replace(kubectl: Kubectl, args: Args, files: dict[str, bytes], out: list[str]) -> None:
+    """``kubectl replace -f``: PUT as given; a ``metadata.resourceVersion`` in it is a precondition (Conflict)."""
+    if not args.files:
+        raise CommandError("error: must specify one of -f and -k")
+    for obj in _objects(args, files):
+        r, namespace, name = _locate(kubectl, obj, args)
+        kubectl.call("PUT", r.path(namespace, name), obj)
+        out.append(f"{r.qualified}/{name} replaced")
 
 
 def _delete(kubectl: Kubectl, args: Args, files: dict[str, bytes], out: list[str]) -> None:
