@@ -30,7 +30,7 @@ def _credentials(p: ports.Ports, settings: config.Settings, d: model.Discovered)
     issuer = d.hub.oidc_issuer or ""
     existing = p.identities.list_credentials(settings.identity)
     keep, create = federate.plan(existing, manifests.desired_credentials(settings, d.hub.ref, issuer))
-    refusal = "; ".join(provenance.credential_conflicts(existing, create))
+    refusal = "; ".join(provenance.credential_conflicts(existing, create).values())
     try:
         federate.check_limit(d.identity, len(existing), len(create))
     except errors.LimitExceeded as e:

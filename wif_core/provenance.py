@@ -13,8 +13,10 @@ on every path (Kubernetes API, AKS run command, ARM): never a name or a label al
   must be what we would write under that name.
 
 Pure decisions here; the steps read, ask, then write or refuse. Objects written by earlier
-versions (managed-by label and our identity annotation, no cluster id yet) are adopted and
-stamped on the next write.
+versions are adopted: a binding with the managed-by label and our identity annotation but no
+cluster id is stamped on the next write; a role assignment without a description, under our
+deterministic name (uuid5 of scope, principal and role) and with exactly our grant, counts as
+ours as it is (a grant is not rewritten for its description).
 """
 from __future__ import annotations
 
@@ -114,15 +116,15 @@ def assignment_conflict(owner: str, found: model.RoleAssignment, wanted: model.R
 # ---- federated identity credentials ---------------------------------------------------------------
 
 def credential_conflicts(existing: list[model.FederatedCredential],
-                         desired: list[model.FederatedCredential]) -> list[str]:
-    """Pure: credentials holding one of our names but trusting another issuer or subject."""
+                         desired: list[model.FederatedCredential]) -> dict[str, str]:
+    """Pure: credentials holding one of our names but trusting another issuer or subject (name -> why)."""
     by_name = {c.name.lower(): c for c in existing}
-    out = []
+    out = {}
     for want in desired:
         have = by_name.get(want.name.lower())
         if have is not None and not have.same_trust(want):
-            out.append(f"federated credential {have.name} trusts issuer {have.issuer!r} and subject {have.subject!r}, "
-                       f"not {want.issuer!r} and {want.subject!r}")
+            out[have.name] = (f"federated credential {have.name} trusts issuer {have.issuer!r} and subject "
+                              f"{have.subject!r}, not {want.issuer!r} and {want.subject!r}")
     return out
 
 

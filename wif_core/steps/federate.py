@@ -68,9 +68,10 @@ def federate(p: ports.Ports, settings: config.Settings, d: model.Discovered) -> 
             taken = provenance.credential_conflicts(existing, create)
             if taken:  # never overwrite a credential under our name that trusts someone else
                 raise errors.Refused(
-                    f"identity {d.identity.name}: {'; '.join(taken)}; left as it is: delete it (az identity "
-                    f"federated-credential delete --identity-name {settings.identity.name} -g "
-                    f"{settings.identity.resource_group} -n <name>) if it is stale, then register again")
+                    f"identity {d.identity.name}: {'; '.join(taken.values())}; left as it is: if it is stale, delete it "
+                    f"(for n in {' '.join(taken)}; do az identity federated-credential delete --identity-name "
+                    f"{settings.identity.name} -g {settings.identity.resource_group} -n $n --yes; done), "
+                    "then register again")
             check_limit(d.identity, len(existing), len(create))
             for credential in create:
                 # Forget the proof before writing: if the write lands but its response is lost, the
