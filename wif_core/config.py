@@ -51,8 +51,8 @@ SETTINGS: dict[str, tuple[Optional[str], str]] = {
     "WIF_ARM_ENDPOINT": ("https://management.azure.com", "Azure Resource Manager endpoint (sovereign clouds differ)"),
     "AZURE_AUTHORITY_HOST": ("https://login.microsoftonline.com", "Entra ID authority host (also read by azure-identity)"),
     "WIF_AKS_SERVER_APP_ID": (AKS_SERVER_APP_ID, "application id of the AKS AAD server (token audience)"),
-    "WIF_AAD_ENVIRONMENT_NAME": ("AzurePublicCloud",
-                                 "AAD_ENVIRONMENT_NAME given to argocd-k8s-auth (written into the Secret only when not the default)"),
+    "WIF_AAD_ENVIRONMENT_NAME": (
+        "AzurePublicCloud", "AAD_ENVIRONMENT_NAME given to argocd-k8s-auth (written into the Secret only when not the default)"),
     # Empty by default (= DEFAULT_NAME_TEMPLATE): azd's ${NAME=default} cannot carry a "}" in its default.
     "WIF_CLUSTER_NAME_TEMPLATE": (
         "", "Argo CD cluster name, empty = {name}-{hash}; fields {name} {resource_group} {subscription_id} {location} "
