@@ -155,3 +155,26 @@ def test_run_command_reaches_a_private_cluster(w: wired.Wired) -> None:
     assert stored is not None and stored["subjects"] == binding["subjects"]
     denied = w.ports.run_command.run(ref, "kubectl auth can-i delete nodes --as=nobody", {})
     assert denied.exit_code != 0
+
+
+def test_run_command_writes_are_conditional_and_get_reads_provenance(w: wired.Wired) -> None:
+    import json
+
+    ref = model.ClusterRef.parse(w.sb.create_cluster("aks-private-cond", "rg-apps", private=True))
+    identity = w.ports.identities.get_identity(w.settings.identity)
+    binding = manifests.cluster_role_binding(w.settings, identity, ref)
+    name = binding["metadata"]["name"]
+    absent = w.ports.run_command.run(ref, f"kubectl get clusterrolebinding {name} -o json --ignore-not-found", {})
+    assert absent.exit_code == 0 and absent.logs.strip() == ""
+    files = {"binding.json": json.dumps(binding)}
+    assert w.ports.run_command.run(ref, "kubectl create -f binding.json", files).exit_code == 0
+    again = w.ports.run_command.run(ref, "kubectl create -f binding.json", files)
+    assert again.exit_code != 0 and "already exists" in again.logs  # appeared since the read: no silent overwrite
+    found = w.ports.run_command.run(ref, f"kubectl get clusterrolebinding {name} -o json --ignore-not-found", {})
+    live = json.loads(found.logs)
+    assert live["metadata"]["annotations"][manifests.ANNOTATION_CLUSTER_ID] == ref.id
+    stale = dict(binding, metadata=dict(binding["metadata"], resourceVersion="1"))
+    refused = w.ports.run_command.run(ref, "kubectl replace -f binding.json", {"binding.json": json.dumps(stale)})
+    assert refused.exit_code != 0
+    fresh = dict(binding, metadata=dict(binding["metadata"], resourceVersion=live["metadata"]["resourceVersion"]))
+    assert w.ports.run_command.run(ref, "kubectl replace -f binding.json", {"binding.json": json.dumps(fresh)}).exit_code == 0

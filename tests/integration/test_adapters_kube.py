@@ -141,3 +141,22 @@ def test_a_wrong_ca_is_a_permanent_tls_error(server: Server, tmp_path: Path) -> 
     other = pki.CA.create(tmp_path / "other")
     with pytest.raises(errors.PermanentError, match="TLS verification"):
         server.client(ca_pem=other.pem).get("v1", "Secret", "argocd", "x")
+
+
+def test_merge_patch_and_conditional_delete(server: Server) -> None:
+    k = server.client()
+    created = k.create(secret(team="a"))
+    rv = created["metadata"]["resourceVersion"]
+    patched = k.patch("v1", "Secret", "argocd", "aks-dev-1",
+                      {"metadata": {"labels": {"team": None, "env": "prod"}, "resourceVersion": rv},
+                       "data": {"name": base64.b64encode(b"dev-1").decode()}})
+    assert patched["metadata"]["labels"] == {manifests.LABEL_MANAGED_BY: manifests.MANAGED_BY, "env": "prod"}
+    assert set(patched["data"]) == {"server", "name"}  # merged, not replaced
+    with pytest.raises(errors.Conflict):  # the version we checked is gone: decide again
+        k.patch("v1", "Secret", "argocd", "aks-dev-1", {"metadata": {"resourceVersion": rv}, "data": {}})
+    with pytest.raises(errors.Conflict):
+        k.delete("v1", "Secret", "argocd", "aks-dev-1", resource_version=rv)
+    assert k.get("v1", "Secret", "argocd", "aks-dev-1") is not None  # a stale precondition deletes nothing
+    assert k.delete("v1", "Secret", "argocd", "aks-dev-1", resource_version=patched["metadata"]["resourceVersion"])
+    with pytest.raises(errors.Conflict):  # vanished: a patch cannot create it
+        k.patch("v1", "Secret", "argocd", "aks-dev-1", {"data": {}})
