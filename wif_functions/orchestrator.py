@@ -155,6 +155,8 @@ def _walk(run: _Run) -> Gen:
             break
         if isinstance(result, _Failure):
             note = yield from _roll_back(run, results, result)
+            if run.pending is not None:  # a delete (or write) arrived meanwhile: it runs, as after any stop
+                break
             _fail(run, result.step, result.attempt, result.error + (f"; {note}" if note else ""))
         results.add(step.name, result)
         run.done.append(step.name)
@@ -231,7 +233,7 @@ def _roll_back(run: _Run, results: chain.Carried, failure: _Failure) -> Gen:
         ACTIVITY, DurableRetry(step.retry), chain.activity_input("rollback", step.name, run.ref, results),
         expected_type=dict)
     try:
-        raw = yield task
+        raw = yield from run.race(task)  # a client's request arriving now is noted, not lost with the failure
     except Exception as e:  # noqa: BLE001 - Durable raises a bare Exception once retries are exhausted
         return rollback.failed(run.settings, results, _reason(e))
     outcome = chain.decode_outcome(raw)

@@ -147,6 +147,21 @@ def test_delete_during_registration_ends_deregistered(world: fakes.World, host: 
     assert payload(on_item(host, "GET"))["customStatus"]["action"] == "deregister"
 
 
+def test_delete_arriving_during_the_rollback_still_deregisters(world: fakes.World, host: driver.LocalDurable) -> None:
+    from wif_core import errors
+
+    world.add_cluster(CLUSTER)
+    world.fail("kube.sar.review", errors.Forbidden("403: may not create subjectaccessreviews"))
+    post(host, register_body())
+    host.run(IID, stop_before=lambda given: given["step"] == "rollback")  # verify failed; the rollback is in flight
+    assert payload(on_item(host, "DELETE"))["disposition"] == "signalled"
+    inst = host.run(IID)
+    steps = [a["input"]["step"] for a in inst.activities]
+    assert steps[-2:] == ["rollback", "deregister"], steps
+    assert inst.status == "Completed" and inst.output["action"] == "deregister", inst.output
+    assert secret(world) is None and world.objects[REF.key] == {}
+
+
 # ---- refusals ------------------------------------------------------------------------------
 
 @pytest.mark.parametrize("body, problem", [
