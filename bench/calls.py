@@ -47,7 +47,8 @@ def count(sb: Sandbox, onboard: Onboard, cluster_id: str) -> dict[str, object]:
 
 def function_app_onboard(sb: Sandbox) -> Onboard:
     from wif_core import model
-    from wif_functions import activities, driver, instances
+    from wif_functions import activities, instances
+    from wif_sandbox import driver
 
     activities.use(None)  # the real adapters, wired from the environment by the first activity
     host = driver.LocalDurable()

@@ -211,7 +211,8 @@ class Drive:
 
 def drive(box: Any, *, workers: int, latency_s: float, msi_rate_per_s: float, msi_burst: float = 1.0) -> Drive:
     """Deliver every event at once, run every orchestration ``workers`` at a time, inspect the sandbox."""
-    from wif_functions import activities, driver
+    from wif_functions import activities
+    from wif_sandbox import driver
 
     with bench.environment(box.fleet["env"]):
         activities.use(None)  # the real adapters, wired from the environment by the first activity

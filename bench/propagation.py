@@ -41,7 +41,8 @@ def _instrument(host: Any, clock: Callable[[], float]) -> dict[str, float]:
 
 def measure(delay_s: float = 20.0) -> dict[str, object]:
     from wif_core import model
-    from wif_functions import activities, driver, instances
+    from wif_functions import activities, instances
+    from wif_sandbox import driver
 
     with Sandbox.start(targets=1, faults=faults.Faults(propagation_delay_s=delay_s)) as sb, bench.environment(sb.env):
         activities.use(None)

@@ -117,7 +117,8 @@ def main() -> int:
     with tempfile.TemporaryDirectory(prefix="wif-demo-") as tmp, Sandbox.start(Path(tmp), targets=0, faults=knobs) as sb:
         os.environ.update(sb.env)  # what local.settings.json / app settings give the function app
         from wif_core import manifests, model
-        from wif_functions import driver, instances
+        from wif_functions import instances
+        from wif_sandbox import driver
 
         say("aks-argocd-wif demo: emulated Azure + AKS over HTTPS on 127.0.0.1")
         say(f"  ARM {sb.env['WIF_ARM_ENDPOINT']}   Entra {sb.env['AZURE_AUTHORITY_HOST']}")

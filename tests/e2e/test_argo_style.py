@@ -21,8 +21,8 @@ from tests import fakes
 from tests.integration import wired
 from wif_core import manifests, model
 from wif_core.adapters import retrying
-from wif_functions import activities, driver, hostjson, instances
-from wif_sandbox import argo, faults
+from wif_functions import activities, instances
+from wif_sandbox import argo, driver, faults, hostjson
 from wif_sandbox.world import Sandbox
 
 

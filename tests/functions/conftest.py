@@ -7,7 +7,8 @@ import pytest
 
 from tests import fakes
 from wif_core import config
-from wif_functions import activities, appsettings, driver
+from wif_functions import activities, appsettings
+from wif_sandbox import driver
 
 ENV = {
     "WIF_HUB_CLUSTER_ID": fakes.HUB_ID,

@@ -15,7 +15,7 @@ import azure.durable_functions as df
 from azure.durable_functions.models.DurableOrchestrationContext import DurableOrchestrationContext
 
 import function_app
-from wif_functions import driver
+from wif_sandbox import driver
 
 FMT = "%Y-%m-%dT%H:%M:%S.%fZ"
 START = dt.datetime(2025, 1, 6, 9, 0, 0, tzinfo=dt.timezone.utc)

@@ -10,7 +10,8 @@ import pytest
 
 from tests import fakes
 from wif_core import errors, model
-from wif_functions import activities, appsettings, driver, hostjson, instances
+from wif_functions import activities, appsettings, instances
+from wif_sandbox import driver, hostjson
 
 CLUSTER = fakes.cluster_id("aks-driver")
 REF = model.ClusterRef.parse(CLUSTER)

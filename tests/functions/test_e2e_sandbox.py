@@ -17,7 +17,8 @@ import pytest
 
 from tests import fakes
 from wif_core import manifests, model
-from wif_functions import activities, driver, instances
+from wif_functions import activities, instances
+from wif_sandbox import driver
 from wif_sandbox.world import Sandbox
 
 

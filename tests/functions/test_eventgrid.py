@@ -19,7 +19,8 @@ from azure.functions.eventgrid import EventGridEventInConverter
 import function_app
 from tests import fakes
 from wif_core import errors, manifests, model
-from wif_functions import driver, instances
+from wif_functions import instances
+from wif_sandbox import driver
 
 DATA = Path(__file__).resolve().parents[1] / "data" / "events"
 CLUSTER = fakes.cluster_id("aks-events")

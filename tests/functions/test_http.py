@@ -16,7 +16,8 @@ import pytest
 import function_app
 from tests import fakes
 from wif_core import manifests, model
-from wif_functions import driver, instances
+from wif_functions import instances
+from wif_sandbox import driver
 
 CLUSTER = fakes.cluster_id("aks-http")
 REF = model.ClusterRef.parse(CLUSTER)

@@ -13,7 +13,8 @@ from typing import Any, Optional
 import pytest
 
 import function_app
-from wif_functions import driver, instances, orchestrator
+from wif_functions import instances, orchestrator
+from wif_sandbox import driver
 
 ROOT = Path(__file__).resolve().parents[2]
 EXPECTED = {

@@ -9,7 +9,8 @@ from dateutil.parser import parse as dateutil_parse
 from hypothesis import given
 from hypothesis import strategies as st
 
-from wif_functions import hostjson, timestamps
+from wif_functions import timestamps
+from wif_sandbox import hostjson
 
 utc_times = st.datetimes(min_value=dt.datetime(1970, 1, 2), max_value=dt.datetime(2200, 1, 1))
 

@@ -336,7 +336,8 @@ def _durable_cases() -> list[Any]:
 
 
 def run_durable(setup: Setup, chain_name: str, hook: Callable[[Any], bool]) -> Any:
-    from wif_functions import activities, appsettings, driver, instances
+    from wif_functions import activities, appsettings, instances
+    from wif_sandbox import driver
 
     host = driver.LocalDurable(clock=setup.clock, sleep=setup.clock.sleep)
     activities.use(setup.world.ports(), setup.settings)

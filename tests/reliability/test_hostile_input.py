@@ -23,7 +23,8 @@ from hypothesis import strategies as st
 
 from tests import fakes
 from wif_core import cli, config, errors, events, model
-from wif_functions import driver, eventgrid, http_api
+from wif_functions import eventgrid, http_api
+from wif_sandbox import driver
 
 # Derandomized and without an example database: CI sees the same ~1,700 examples on every run.
 SETTINGS = settings(max_examples=300, deadline=None, derandomize=True, database=None,

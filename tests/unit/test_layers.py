@@ -40,3 +40,18 @@ def test_the_check_can_fail(tmp_path: Path) -> None:
     bad = tmp_path / "bad.py"
     bad.write_text("def f():\n    from azure.identity import DefaultAzureCredential\n")
     assert under(next(iter(imports(bad))), SDKS)
+
+
+PRODUCT = sorted([*(ROOT / "wif_functions").rglob("*.py"), *(ROOT / "wif_core").rglob("*.py")])
+
+
+@pytest.mark.parametrize("path", PRODUCT, ids=lambda p: str(p.relative_to(ROOT)))
+def test_the_product_never_imports_the_function_app_or_the_sandbox(path: Path) -> None:
+    """One way: wif_sandbox (the Durable host stand-in among them) -> function_app -> wif_functions -> wif_core."""
+    names = imports(path)
+    assert not [n for n in names if under(n, ("function_app", "wif_sandbox", "tests", "bench"))], path
+
+
+def test_function_app_imports_only_the_product_below_it() -> None:
+    names = imports(ROOT / "function_app.py")
+    assert not [n for n in names if under(n, ("wif_sandbox", "tests", "bench"))], names

@@ -33,7 +33,8 @@ import azure.durable_functions as df
 import azure.functions as func
 from azure.durable_functions.models.DurableOrchestrationStatus import DurableOrchestrationStatus
 
-from wif_functions import hostjson, instances
+from wif_functions import instances
+from wif_sandbox import hostjson
 
 _OOP = "$OutOfProcData$:"
 ACTIVE = instances.ACTIVE

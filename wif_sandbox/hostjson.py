@@ -1,4 +1,4 @@
-"""The JSON the Durable extension and the Python SDK exchange, for ``wif_functions.driver``.
+"""The JSON the Durable extension and the Python SDK exchange, for ``wif_sandbox.driver``.
 
 History events as the extension sends them to the orchestrator, the durable client
 binding it gives client functions, and the extension's retry-delay rule.
