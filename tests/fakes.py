@@ -15,6 +15,7 @@ from collections import Counter
 from typing import Any, Callable, Optional
 
 from wif_core import config, errors, model, ports
+from wif_sandbox.kube import patch as kube_patch  # the API server's own RFC 7386 merge
 
 SUB = "00000000-0000-0000-0000-00000000aaaa"
 TENANT = "11111111-1111-1111-1111-111111111111"
@@ -279,7 +280,7 @@ class _Kube:
         wanted = (merge.get("metadata") or {}).get("resourceVersion")
         if have is None or (wanted and have["metadata"]["resourceVersion"] != wanted):
             raise errors.Conflict("the object has been modified")
-        self.store[(kind, namespace, name)] = self._stored(_merge_patch(have, merge))
+        self.store[(kind, namespace, name)] = self._stored(kube_patch.merge_patch(have, merge))
         return copy.deepcopy(self.store[(kind, namespace, name)])
 
     def delete(self, api_version: str, kind: str, namespace: Optional[str], name: str,
@@ -299,19 +300,6 @@ class _Kube:
               namespace: Optional[str] = None) -> tuple[bool, str]:
         self._op("sar.review")
         return self.w.allowed(self.ref, user)
-
-
-def _merge_patch(target: Any, patch: Any) -> Any:
-    """RFC 7386, as the API server applies application/merge-patch+json."""
-    if not isinstance(patch, dict):
-        return copy.deepcopy(patch)
-    out = copy.deepcopy(target) if isinstance(target, dict) else {}
-    for key, value in patch.items():
-        if value is None:
-            out.pop(key, None)
-        else:
-            out[key] = _merge_patch(out.get(key), value)
-    return out
 
 
 class _Roles:

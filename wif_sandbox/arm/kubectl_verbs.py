@@ -127,22 +127,21 @@ def _apply(kubectl: Kubectl, args: Args, files: dict[str, bytes], out: list[str]
 
 def _create(kubectl: Kubectl, args: Args, files: dict[str, bytes], out: list[str]) -> None:
     """``kubectl create -f``: POST, so an object that exists already is an error (AlreadyExists, exit 1)."""
-    if not args.files:
-        raise CommandError("error: must specify one of -f and -k")
-    for obj in _objects(args, files):
-        r, namespace, name = _locate(kubectl, obj, args)
-        kubectl.call("POST", r.path(namespace), obj)
-        out.append(f"{r.qualified}/{name} created")
+    _send_each(kubectl, args, files, out, "POST", "created")
 
 
 def _replace(kubectl: Kubectl, args: Args, files: dict[str, bytes], out: list[str]) -> None:
     """``kubectl replace -f``: PUT as given; a ``metadata.resourceVersion`` in it is a precondition (Conflict)."""
+    _send_each(kubectl, args, files, out, "PUT", "replaced")
+
+
+def _send_each(kubectl: Kubectl, args: Args, files: dict[str, bytes], out: list[str], method: str, done: str) -> None:
     if not args.files:
         raise CommandError("error: must specify one of -f and -k")
     for obj in _objects(args, files):
         r, namespace, name = _locate(kubectl, obj, args)
-        kubectl.call("PUT", r.path(namespace, name), obj)
-        out.append(f"{r.qualified}/{name} replaced")
+        kubectl.call(method, r.path(namespace) if method == "POST" else r.path(namespace, name), obj)
+        out.append(f"{r.qualified}/{name} {done}")
 
 
 def _delete(kubectl: Kubectl, args: Args, files: dict[str, bytes], out: list[str]) -> None:
