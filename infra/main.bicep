@@ -207,7 +207,7 @@ var wifAppSettings = {
 // Resources
 // ---------------------------------------------------------------------------
 
-resource rg 'Microsoft.Resources/resourceGroups@2024-03-01' = {
+resource rg 'Microsoft.Resources/resourceGroups@2025-04-01' = {
   name: rgName
   location: location
   tags: tags
@@ -262,6 +262,7 @@ module argoCdAccess 'modules/argocd-identity-access.bicep' = {
   params: {
     identityName: argoCdIdentityParts[8]
     functionPrincipalId: functionIdentity.outputs.principalId
+    roleNameSuffix: '${environmentName}-${resourceToken}'
   }
   dependsOn: [
     argoCdIdentityNew
@@ -394,3 +395,4 @@ output EVENTGRID_SYSTEM_TOPIC_RESOURCE_GROUP string = eventGridTopic.outputs.res
 output DEADLETTER_STORAGE_ACCOUNT_ID string = storage.outputs.id
 output DEADLETTER_CONTAINER_NAME string = storage.outputs.deadLetterContainerName
 output RUN_COMMAND_ROLE_ID string = grantRunCommand ? runCommandRole.id : ''
+output FEDERATION_ROLE_ID string = argoCdAccess.outputs.federationRoleId

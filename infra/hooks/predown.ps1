@@ -1,6 +1,7 @@
 # azd predown hook (Windows / PowerShell): same as predown.sh. Removes the role
 # assignments held by this deployment's function identity outside the resource
-# group, and the custom run-command role, before `azd down` deletes the group.
+# group, and the two custom roles (run command, federated credentials), before
+# `azd down` deletes the group.
 $ErrorActionPreference = 'Stop'
 
 if (-not $env:FUNCTION_PRINCIPAL_ID) {
@@ -23,6 +24,14 @@ if ($env:RUN_COMMAND_ROLE_ID) {
     $subscription = if ($env:AZURE_SUBSCRIPTION_ID) { $env:AZURE_SUBSCRIPTION_ID } else { az account show --query id -o tsv }
     Write-Host "predown: removing the custom run-command role $roleName"
     az role definition delete --name $roleName --scope "/subscriptions/$subscription" --output none
+}
+
+if ($env:FEDERATION_ROLE_ID -and $env:ARGOCD_IDENTITY_ID) {
+    # Assignable only in the Argo CD identity's resource group: az finds it at that scope.
+    $roleName = ($env:FEDERATION_ROLE_ID -split '/')[-1]
+    $scope = $env:ARGOCD_IDENTITY_ID -replace '/providers/.*$', ''
+    Write-Host "predown: removing the custom federated-credential role $roleName"
+    az role definition delete --name $roleName --scope $scope --output none
 }
 
 Write-Host @'

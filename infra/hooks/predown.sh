@@ -2,10 +2,11 @@
 # azd predown hook: remove what `azd down` would leave behind.
 #
 # `azd down` deletes the resource group. Role assignments made outside it (allowed
-# scopes, the hub cluster, an existing Argo CD identity) and the custom run-command
-# role definition live elsewhere and would stay as orphans ("Identity not found").
+# scopes, the hub cluster, an existing Argo CD identity) and the custom role
+# definitions (run command; federated credentials, in the Argo CD identity's
+# resource group) live elsewhere and would stay as orphans ("Identity not found").
 # This removes exactly the assignments held by this deployment's function identity,
-# then the custom role. Nothing held by any other principal is touched.
+# then the two custom roles. Nothing held by any other principal is touched.
 # POSIX sh on purpose: azd's `shell: sh` may run it with dash.
 set -eu
 
@@ -28,6 +29,13 @@ if [ -n "${RUN_COMMAND_ROLE_ID:-}" ]; then
   echo "predown: removing the custom run-command role ${RUN_COMMAND_ROLE_ID##*/}"
   az role definition delete --name "${RUN_COMMAND_ROLE_ID##*/}" \
     --scope "/subscriptions/${AZURE_SUBSCRIPTION_ID:-$(az account show --query id -o tsv)}" --output none || true
+fi
+
+if [ -n "${FEDERATION_ROLE_ID:-}" ] && [ -n "${ARGOCD_IDENTITY_ID:-}" ]; then
+  # Assignable only in the Argo CD identity's resource group: az finds it at that scope.
+  echo "predown: removing the custom federated-credential role ${FEDERATION_ROLE_ID##*/}"
+  az role definition delete --name "${FEDERATION_ROLE_ID##*/}" \
+    --scope "${ARGOCD_IDENTITY_ID%%/providers/*}" --output none || true
 fi
 
 cat <<'NOTE'

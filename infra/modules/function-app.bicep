@@ -56,7 +56,7 @@ param applicationInsightsConnectionString string
 @description('The wif_core settings (WIF_*, AZURE_AUTHORITY_HOST), merged with the platform settings below.')
 param appSettings object
 
-resource plan 'Microsoft.Web/serverfarms@2024-04-01' = {
+resource plan 'Microsoft.Web/serverfarms@2025-03-01' = {
   //checkov:skip=CKV_AZURE_225: Flex Consumption zone redundancy exists only in some regions; onboarding is idempotent and Event Grid retries delivery for 24 h, so a zone outage delays registration, it loses nothing.
   name: planName
   location: location
@@ -90,7 +90,7 @@ var platformSettings = {
   APPLICATIONINSIGHTS_AUTHENTICATION_STRING: 'ClientId=${identityClientId};Authorization=AAD'
 }
 
-resource site 'Microsoft.Web/sites@2024-04-01' = {
+resource site 'Microsoft.Web/sites@2025-03-01' = {
   //checkov:skip=CKV_AZURE_222: Event Grid push delivery cannot reach a private endpoint, so the app must stay publicly reachable; every HTTP route needs a function key (auth level FUNCTION) and the Event Grid endpoint its system key.
   //checkov:skip=CKV_AZURE_17: Event Grid does not present client certificates; callers authenticate with function keys over TLS 1.2.
   //checkov:skip=CKV_AZURE_212: Flex Consumption scales from zero by design; always-ready instances would bill around the clock for an app that runs once per cluster change.
@@ -144,7 +144,7 @@ resource site 'Microsoft.Web/sites@2024-04-01' = {
 
 // azd deploys to Flex Consumption with Entra ID (OneDeploy); basic
 // (publishing-profile) credentials are never needed, so they are switched off.
-resource ftpBasicAuth 'Microsoft.Web/sites/basicPublishingCredentialsPolicies@2024-04-01' = {
+resource ftpBasicAuth 'Microsoft.Web/sites/basicPublishingCredentialsPolicies@2025-03-01' = {
   parent: site
   name: 'ftp'
   properties: {
@@ -152,7 +152,7 @@ resource ftpBasicAuth 'Microsoft.Web/sites/basicPublishingCredentialsPolicies@20
   }
 }
 
-resource scmBasicAuth 'Microsoft.Web/sites/basicPublishingCredentialsPolicies@2024-04-01' = {
+resource scmBasicAuth 'Microsoft.Web/sites/basicPublishingCredentialsPolicies@2025-03-01' = {
   parent: site
   name: 'scm'
   properties: {

@@ -10,29 +10,21 @@ param hubClusterName string
 @description('Principal (object) id of the function app identity.')
 param functionPrincipalId string
 
-var reader = subscriptionResourceId('Microsoft.Authorization/roleDefinitions', 'acdd72a7-3385-48ef-bd42-f606fba81ae7')
 var aksClusterUser = subscriptionResourceId('Microsoft.Authorization/roleDefinitions', '4abbcc35-e782-43d8-92c5-2d3f1bd2253f')
 
-resource hub 'Microsoft.ContainerService/managedClusters@2024-09-01' existing = {
+// 2026-01-01: the AKS api-version wif_core pins (wif_core.adapters.azure.AKS_API_VERSION) and the
+// sandbox serves; newer stable versions exist (check.py --notes).
+resource hub 'Microsoft.ContainerService/managedClusters@2026-01-01' existing = {
   name: hubClusterName
 }
 
-// why: federate needs the hub's OIDC issuer URL, and register needs its API server address;
-// both come from a GET of the cluster resource (managedClusters/read), scoped to the hub only.
-resource hubReader 'Microsoft.Authorization/roleAssignments@2022-04-01' = {
-  name: guid(hub.id, functionPrincipalId, reader)
-  scope: hub
-  properties: {
-    roleDefinitionId: reader
-    principalId: functionPrincipalId
-    principalType: 'ServicePrincipal'
-    description: 'aks-argocd-wif: read the hub cluster (OIDC issuer, API server)'
-  }
-}
-
-// why: writing the Argo CD cluster Secret and minting TokenRequests for the Argo CD service
-// accounts goes through the hub's API server; listClusterUserCredential gives the Entra-only
-// kubeconfig (no static credential), and hub-rbac.yaml decides what that identity may do.
+// why: federate needs the hub's OIDC issuer URL and register its API server address, both from a
+// GET of the cluster (managedClusters/read); writing the Argo CD cluster Secret and minting
+// TokenRequests for the Argo CD service accounts goes through the hub's API server with the
+// Entra-only kubeconfig (managedClusters/listClusterUserCredential/action, no static credential).
+// The built-in Cluster User role carries exactly those two actions (Azure built-in roles,
+// containers.md), so no Reader is granted on the hub; hub-rbac.yaml decides what the identity
+// may do inside it.
 resource hubUser 'Microsoft.Authorization/roleAssignments@2022-04-01' = {
   name: guid(hub.id, functionPrincipalId, aksClusterUser)
   scope: hub
@@ -40,6 +32,6 @@ resource hubUser 'Microsoft.Authorization/roleAssignments@2022-04-01' = {
     roleDefinitionId: aksClusterUser
     principalId: functionPrincipalId
     principalType: 'ServicePrincipal'
-    description: 'aks-argocd-wif: Entra kubeconfig for the hub cluster'
+    description: 'aks-argocd-wif: read the hub cluster and its Entra kubeconfig'
   }
 }

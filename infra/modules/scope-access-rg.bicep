@@ -55,9 +55,10 @@ AND
 '''
 var assignmentCondition = replace(replace(conditionTemplate, 'ROLE_IDS', join(assignableRoleGuids, ', ')), 'PRINCIPAL_ID', argoCdPrincipalId)
 
-// why: discover GETs each new cluster (provisioningState, OIDC issuer, aadProfile, API server,
-// tags) and bind reads existing role assignments on it; the built-in Cluster User role carries
-// only listClusterUserCredential, so read comes from Reader at the scopes clusters live in.
+// why: on Azure-RBAC clusters bind, plan and deregister read the role assignment they may have
+// made on each cluster (Microsoft.Authorization/roleAssignments/read, also with the assignment
+// grant below off), which the Cluster User role does not carry; Reader at the scopes clusters
+// live in does. Reading the cluster itself comes with both roles.
 resource clusterReader 'Microsoft.Authorization/roleAssignments@2022-04-01' = {
   name: guid(resourceGroup().id, functionPrincipalId, reader)
   properties: {
@@ -68,9 +69,11 @@ resource clusterReader 'Microsoft.Authorization/roleAssignments@2022-04-01' = {
   }
 }
 
-// why: discover takes the CA bundle from the Entra kubeconfig (listClusterUserCredential), and
-// bind/verify call the new cluster's API server as the function identity; the kubeconfig
-// holds no static credential (the function's Kubernetes rights come from the cluster, see README).
+// why: discover GETs each new cluster (provisioningState, OIDC issuer, aadProfile, API server,
+// tags) and takes the CA bundle from its Entra kubeconfig; the built-in Cluster User role carries
+// exactly managedClusters/read and managedClusters/listClusterUserCredential/action (Azure
+// built-in roles, containers.md). bind/verify then call the API server as the function identity;
+// the kubeconfig holds no static credential (Kubernetes rights come from the cluster, see README).
 resource clusterUser 'Microsoft.Authorization/roleAssignments@2022-04-01' = {
   name: guid(resourceGroup().id, functionPrincipalId, aksClusterUser)
   properties: {

@@ -21,7 +21,7 @@ param deploymentContainerName string
 @description('Blob container Event Grid writes undeliverable events to.')
 param deadLetterContainerName string
 
-resource storage 'Microsoft.Storage/storageAccounts@2023-05-01' = {
+resource storage 'Microsoft.Storage/storageAccounts@2026-04-01' = {
   //checkov:skip=CKV_AZURE_35: no VNet in this template, so the Functions host and Event Grid reach storage over its public endpoint; shared keys are off and every caller needs an Entra data role. README: VNet integration + private endpoints close it.
   //checkov:skip=CKV_AZURE_59: same cause as CKV_AZURE_35: Flex Consumption without VNet integration reaches AzureWebJobsStorage over the public endpoint (blob public access itself is off).
   //checkov:skip=CKV_AZURE_206: LRS on purpose: the account holds a rebuildable deployment package and Durable task-hub state that re-running onboarding (idempotent) re-creates; a geo-replica would not move the function app.
@@ -49,7 +49,7 @@ resource storage 'Microsoft.Storage/storageAccounts@2023-05-01' = {
   }
 }
 
-resource blobService 'Microsoft.Storage/storageAccounts/blobServices@2023-05-01' = {
+resource blobService 'Microsoft.Storage/storageAccounts/blobServices@2026-04-01' = {
   parent: storage
   name: 'default'
   properties: {
@@ -64,7 +64,7 @@ resource blobService 'Microsoft.Storage/storageAccounts/blobServices@2023-05-01'
   }
 }
 
-resource deploymentContainer 'Microsoft.Storage/storageAccounts/blobServices/containers@2023-05-01' = {
+resource deploymentContainer 'Microsoft.Storage/storageAccounts/blobServices/containers@2026-04-01' = {
   parent: blobService
   name: deploymentContainerName
   properties: {
@@ -72,7 +72,7 @@ resource deploymentContainer 'Microsoft.Storage/storageAccounts/blobServices/con
   }
 }
 
-resource deadLetterContainer 'Microsoft.Storage/storageAccounts/blobServices/containers@2023-05-01' = {
+resource deadLetterContainer 'Microsoft.Storage/storageAccounts/blobServices/containers@2026-04-01' = {
   parent: blobService
   name: deadLetterContainerName
   properties: {

@@ -41,7 +41,17 @@ BROAD_ROLES = {
     "18d7d88d-d35e-4fb5-a5c3-7773c20a72d9": "User Access Administrator",
     "ed7f3fbd-7b88-4dd4-9017-9adb7ce333f8": "Azure Kubernetes Service Contributor Role",
     "0ab0b1a8-8aac-4efd-b8c2-3ee1fb270be8": "Azure Kubernetes Service Cluster Admin Role",
+    # Also userAssignedIdentities/write, /delete and revokeTokens/action on the Argo CD identity.
+    "e40ec5ca-96e0-45a2-b4ff-59039f2c2b59": "Managed Identity Contributor",
 }
+AKS_CLUSTER_USER = "4abbcc35-e782-43d8-92c5-2d3f1bd2253f"
+READER = "acdd72a7-3385-48ef-bd42-f606fba81ae7"
+MSI = "Microsoft.ManagedIdentity/userAssignedIdentities"
+# What each Azure SDK operation of wif_core.adapters.azure.Identities needs (the ARM verb's action).
+SDK_OPERATION_ACTIONS = {"get": "read", "list": "read", "create_or_update": "write", "update": "write",
+                         "delete": "delete", "begin_delete": "delete"}
+SDK_OPERATION_GROUPS = {"user_assigned_identities": MSI,
+                        "federated_identity_credentials": f"{MSI}/federatedIdentityCredentials"}
 PLATFORM_SETTINGS = {
     "AZURE_CLIENT_ID",
     "AzureWebJobsStorage__credential",
@@ -304,11 +314,34 @@ def test_every_role_assignment_is_preceded_by_a_why_comment() -> None:
     assert total >= 10
 
 
+def code_text(path: Path) -> str:
+    """The file without its whole-line comments (a comment may name a role it replaced)."""
+    return "\n".join(line for line in path.read_text().splitlines() if not line.lstrip().startswith("//"))
+
+
 def test_no_broad_role_is_assigned_anywhere() -> None:
     for path in bicep_files():
-        text = path.read_text().lower()
+        text = code_text(path).lower()
         for guid, name in BROAD_ROLES.items():
             assert guid not in text, f"{path.name} references {name}: broader than the chain needs"
+
+
+def test_custom_roles_hold_no_wildcard_and_stay_below_the_tenant_root() -> None:
+    found = 0
+    for path in bicep_files():
+        parsed = bicep(path.relative_to(INFRA).as_posix())
+        for name, role in resources_of_type(parsed, "Microsoft.Authorization/roleDefinitions").items():
+            found += 1
+            props = body(role)["properties"]
+            assert props["type"] == "CustomRole"
+            assert props["assignableScopes"] and "/" not in props["assignableScopes"], f"{name}: assignable everywhere"
+            for permission in props["permissions"]:
+                actions = permission["actions"]
+                if isinstance(actions, str):  # a variable
+                    actions = parsed["variables"][actions]["value"]
+                assert actions and all("*" not in a for a in actions), f"{name}: wildcard action"
+                assert not permission.get("dataActions"), f"{name}: no data plane access is needed"
+    assert found == 2, "expected the run-command and the federated-credential custom roles"
 
 
 def test_role_assignment_write_is_conditional_and_constrained() -> None:
@@ -352,11 +385,116 @@ def test_run_command_is_granted_only_when_enabled_and_only_its_two_actions() -> 
         assert condition(bicep(module)["resources"]["runCommand"]) == "grantRunCommand"
 
 
+FEDERATION_ACTIONS = [
+    f"{MSI}/read",
+    f"{MSI}/federatedIdentityCredentials/read",
+    f"{MSI}/federatedIdentityCredentials/write",
+    f"{MSI}/federatedIdentityCredentials/delete",
+]
+RESOURCE_GROUP_ID = {"function": {"type": "resource_group", "parameters": {
+    "resource_group_name": None, "subscription_id": None}, "property_name": "id"}}
+
+
+def federation_role() -> tuple[dict[str, Any], dict[str, Any]]:
+    parsed = bicep("modules/argocd-identity-access.bicep")
+    (role,) = resources_of_type(parsed, "Microsoft.Authorization/roleDefinitions").values()
+    return parsed, body(role)
+
+
 def test_federated_credential_writer_is_scoped_to_the_argo_cd_identity() -> None:
     parsed = bicep("modules/argocd-identity-access.bicep")
     (writer,) = resources_of_type(parsed, "Microsoft.Authorization/roleAssignments").values()
     assert body(writer)["scope"] == "argoCdIdentity"
     assert parsed["resources"]["argoCdIdentity"]["type"] == "Microsoft.ManagedIdentity/userAssignedIdentities"
+    assert parsed["resources"]["argoCdIdentity"]["existing"] is True
+    # The custom role, never a built-in one, and unconditional (federate always runs).
+    assert condition(writer) is None
+    assert body(writer)["properties"]["roleDefinitionId"] == "federationRoleId"
+    role_id = parsed["variables"]["federationRoleId"]["value"]["function"]
+    assert role_id["type"] == "subscription_resource_id"
+    assert role_id["parameters"]["resource_type"] == "Microsoft.Authorization/roleDefinitions"
+    assert role_id["parameters"]["resource_name_1"] == {
+        "operator": {"type": "property_accessor", "operands": {"operand_1": "federationRole", "operand_2": "name"}}}
+
+
+def test_federated_credential_role_holds_exactly_its_four_actions() -> None:
+    parsed, role = federation_role()
+    props = role["properties"]
+    (permission,) = props["permissions"]
+    actions = parsed["variables"][permission["actions"]]["value"]
+    assert actions == FEDERATION_ACTIONS
+    assert permission["notActions"] == [] and "dataActions" not in permission
+    # Managed Identity Contributor's extras stay out: the identity itself is never changed,
+    # deleted, or has its tokens revoked by the function.
+    for extra in (f"{MSI}/write", f"{MSI}/delete", f"{MSI}/revokeTokens/action"):
+        assert extra not in actions
+    # Assignable only in the identity's resource group (custom roles take no resource scope);
+    # the assignment narrows it to the identity.
+    assert props["assignableScopes"] == [RESOURCE_GROUP_ID]
+    assert props["type"] == "CustomRole"
+    name = role["name"]["function"]
+    assert name["type"] == "guid" and name["parameters"]["base_string"] == RESOURCE_GROUP_ID
+    assert "roleNameSuffix" in name["parameters"].values() and "${roleNameSuffix}" in props["roleName"]
+    main = bicep("main.bicep")
+    assert main["modules"]["argoCdAccess"]["config"]["params"]["roleNameSuffix"] == "${environmentName}-${resourceToken}"
+    assert "FEDERATION_ROLE_ID" in main["outputs"], "predown needs the role's id to delete it"
+
+
+def identities_sdk_actions() -> set[str]:
+    """Actions the Identities adapter's Azure SDK calls need, read from its source."""
+    source = ROOT / "wif_core" / "adapters" / "azure.py"
+    if not source.exists():
+        pytest.skip("wif_core/adapters/azure.py does not exist yet")
+    tree = ast.parse(source.read_text())
+    (cls,) = [n for n in tree.body if isinstance(n, ast.ClassDef) and n.name == "Identities"]
+    needed: set[str] = set()
+    for method in (n for n in cls.body if isinstance(n, ast.FunctionDef)):
+        groups = {t.id: node.value.attr for node in ast.walk(method) if isinstance(node, ast.Assign)
+                  and isinstance(node.value, ast.Attribute) and node.value.attr in SDK_OPERATION_GROUPS
+                  for t in node.targets if isinstance(t, ast.Name)}
+        for node in ast.walk(method):
+            if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) \
+                    and isinstance(node.func.value, ast.Name) and node.func.value.id in groups:
+                verb = node.func.attr
+                assert verb in SDK_OPERATION_ACTIONS, f"Identities.{method.name} calls {verb}: map it to an action"
+                needed.add(f"{SDK_OPERATION_GROUPS[groups[node.func.value.id]]}/{SDK_OPERATION_ACTIONS[verb]}")
+    assert needed, "found no Azure SDK call in Identities: the parse above is stale"
+    return needed
+
+
+def test_federated_credential_role_matches_what_the_code_calls() -> None:
+    parsed, role = federation_role()
+    actions = parsed["variables"][role["properties"]["permissions"][0]["actions"]]["value"]
+    assert set(actions) == identities_sdk_actions(), "the custom role and wif_core.adapters.azure.Identities disagree"
+
+
+def test_hub_gets_only_the_cluster_user_role() -> None:
+    # Cluster User carries managedClusters/read and listClusterUserCredential/action: all the hub needs.
+    parsed = bicep("modules/hub-access.bicep")
+    (user,) = resources_of_type(parsed, "Microsoft.Authorization/roleAssignments").values()
+    assert body(user)["scope"] == "hub"
+    assert AKS_CLUSTER_USER in json.dumps(parsed["variables"][body(user)["properties"]["roleDefinitionId"]])
+    assert READER not in code_text(INFRA / "modules/hub-access.bicep")
+
+
+def test_api_versions_match_what_wif_core_calls() -> None:
+    try:
+        azure = importlib.import_module("wif_core.adapters.azure")
+    except ModuleNotFoundError as e:
+        pytest.skip(f"wif_core.adapters.azure is not importable: {e}")
+    pinned = {
+        "Microsoft.ContainerService/managedClusters": azure.AKS_API_VERSION,
+        "Microsoft.ManagedIdentity/userAssignedIdentities": azure.MSI_API_VERSION,
+        "Microsoft.Authorization/roleAssignments": azure.AUTHORIZATION_API_VERSION,
+    }
+    seen: set[str] = set()
+    for path in bicep_files():
+        for name, resource in bicep(path.relative_to(INFRA).as_posix()).get("resources", {}).items():
+            if resource["type"] in pinned:
+                seen.add(resource["type"])
+                assert resource["api_version"] == pinned[resource["type"]], \
+                    f"{path.name} {name}: {resource['type']}@{resource['api_version']}, wif_core calls {pinned[resource['type']]}"
+    assert seen == set(pinned)
 
 
 def test_scope_access_modules_stay_in_step() -> None:

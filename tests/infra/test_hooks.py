@@ -36,6 +36,8 @@ ENV = {
     "AZURE_TENANT_ID": "33333333-3333-3333-3333-333333333333",
     "ARGOCD_NAMESPACE": "gitops",
     "RUN_COMMAND_ROLE_ID": f"{SUB}/providers/Microsoft.Authorization/roleDefinitions/44444444-4444-4444-4444-444444444444",
+    "ARGOCD_IDENTITY_ID": f"{SUB}/resourceGroups/rg-ids/providers/Microsoft.ManagedIdentity/userAssignedIdentities/id-argocd",
+    "FEDERATION_ROLE_ID": f"{SUB}/providers/Microsoft.Authorization/roleDefinitions/55555555-5555-5555-5555-555555555555",
 }
 
 FAKE_AZ = """#!/bin/sh
@@ -106,14 +108,26 @@ def test_postdeploy_names_a_missing_output(tmp_path: Path) -> None:
     assert calls == []
 
 
-def test_predown_removes_only_the_function_identitys_assignments_and_the_custom_role(tmp_path: Path) -> None:
+def test_predown_removes_only_the_function_identitys_assignments_and_the_custom_roles(tmp_path: Path) -> None:
     done, calls = run("predown.sh", tmp_path)
     assert done.returncode == 0, done.stderr
     assert calls[0] == f"role assignment list --assignee {ENV['FUNCTION_PRINCIPAL_ID']} --all --query [].id --output tsv"
     assignment = "/subscriptions/x/providers/Microsoft.Authorization/roleAssignments/a1"
     assert f"role assignment delete --ids {assignment} --output none" in calls
-    assert any(c.startswith("role definition delete --name 44444444-4444-4444-4444-444444444444") for c in calls)
-    assert len(calls) == 3
+    assert f"role definition delete --name 44444444-4444-4444-4444-444444444444 --scope {SUB} --output none" in calls
+    # The federated-credential role is assignable only in the Argo CD identity's resource group,
+    # so az must look for it there; and only after the assignments that use it are gone.
+    federation = ("role definition delete --name 55555555-5555-5555-5555-555555555555 "
+                  f"--scope {SUB}/resourceGroups/rg-ids --output none")
+    assert federation in calls
+    assert calls.index(federation) > calls.index(f"role assignment delete --ids {assignment} --output none")
+    assert len(calls) == 4
+
+
+def test_predown_skips_a_custom_role_it_has_no_id_for(tmp_path: Path) -> None:
+    done, calls = run("predown.sh", tmp_path, RUN_COMMAND_ROLE_ID="", FEDERATION_ROLE_ID="")
+    assert done.returncode == 0, done.stderr
+    assert not any(c.startswith("role definition delete") for c in calls)
 
 
 def test_predown_without_a_deployment_does_nothing(tmp_path: Path) -> None:
