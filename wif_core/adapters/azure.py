@@ -35,7 +35,8 @@ MSI_API_VERSION = "2024-11-30"
 AUTHORIZATION_API_VERSION = "2022-04-01"
 READER = "grant this app's identity Reader on the cluster or its resource group (see infra/README.md)"
 CLUSTER_USER = "grant this app's identity 'Azure Kubernetes Service Cluster User Role' on the cluster"
-MSI_WRITER = "grant this app's identity 'Managed Identity Contributor' on the Argo CD identity"
+MSI_WRITER = ("grant this app's identity the custom role 'aks-argocd-wif federated credentials' (infra/; "
+              "userAssignedIdentities/read and federatedIdentityCredentials read/write/delete) on the Argo CD identity")
 RBAC_ADMIN = ("grant this app's identity 'Role Based Access Control Administrator' on the cluster's scope "
               "(WIF_ENABLE_AZURE_RBAC_ASSIGNMENTS=true in infra), or set WIF_RBAC_MODE=kubernetes")
 RUN_COMMAND = ("grant this app's identity the 'aks-argocd-wif run command' role (managedClusters/runCommand/action) "
@@ -132,7 +133,7 @@ class Identities:
     def get_identity(self, ref: model.IdentityRef) -> model.IdentityFacts:
         ops = self.arm.msi(ref.subscription_id).user_assigned_identities
         found = call(self.policy, f"read managed identity {ref.id}", lambda: ops.get(ref.resource_group, ref.name),
-                     fix="grant this app's identity Reader (or Managed Identity Contributor) on the Argo CD identity")
+                     fix=MSI_WRITER)
         return model.IdentityFacts(id=ref.id, name=ref.name, client_id=str(found.client_id),
                                    principal_id=str(found.principal_id), tenant_id=str(found.tenant_id))
 
