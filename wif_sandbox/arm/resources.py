@@ -139,7 +139,8 @@ def metadata(req: wire.Request, arm_url: str, login_url: str) -> wire.Response:
     cloud = {
         "portal": "", "authentication": authentication, "media": "", "graphAudience": "https://graph.windows.net/",
         "graph": "https://graph.windows.net/", "name": "WifSandbox", "resourceManager": arm_url + "/",
-        "microsoftGraphResourceId": "https://graph.microsoft.com/", "batch": "", "sqlManagement": "",
+        # The sandbox's Graph (wif_sandbox.graph) sits on Entra's host.
+        "microsoftGraphResourceId": login_url + "/", "batch": "", "sqlManagement": "",
         "vmImageAliasDoc": "", "activeDirectoryDataLake": "", "gallery": "",
         "suffixes": {"acrLoginServer": "azurecr.io", "keyVaultDns": "vault.azure.net", "storage": "core.windows.net",
                      "sqlServerHostname": "database.windows.net"},
