@@ -144,8 +144,13 @@ def by_name(name: str) -> Optional[Role]:
 
 
 def definition_json(role: Role, scope: str) -> dict[str, Any]:
-    """A built-in role as ``GET {scope}/providers/Microsoft.Authorization/roleDefinitions/{id}`` returns it."""
-    prefix = scope.rstrip("/") if scope not in ("", "/") else ""
+    """A built-in role as ``GET {scope}/providers/Microsoft.Authorization/roleDefinitions/{id}`` returns it.
+
+    Read below a subscription, a built-in role's id is the subscription's (as ARM answers);
+    at the root it has no prefix.
+    """
+    parts = [p for p in scope.split("/") if p]
+    prefix = f"/subscriptions/{parts[1]}" if len(parts) >= 2 and parts[0].lower() == "subscriptions" else ""
     return {
         "id": f"{prefix}/providers/Microsoft.Authorization/roleDefinitions/{role.guid}",
         "type": "Microsoft.Authorization/roleDefinitions", "name": role.guid,
