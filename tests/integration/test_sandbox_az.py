@@ -23,6 +23,7 @@ import yaml
 
 from tests.integration import wired
 from wif_core import model, runner
+from wif_sandbox import argo
 from wif_sandbox.arm.roles import AKS_RBAC_READER
 from wif_sandbox.world import Sandbox, TargetSpec
 
@@ -81,6 +82,7 @@ def test_runbook_commands_behave_like_azure(onboarded: tuple[Sandbox, wired.Wire
     _clusters(az, sb, w, ref)
     _identities(az, sb, w)
     _roles(az, sb)
+    _federated_login(az, sb, w)
     passed = sum(ok for _, ok, _ in az.results)
     with capsys.disabled():
         print(f"\naz: {passed}/{len(az.results)} az commands behave like Azure ({time.monotonic() - started:.0f} s)")
@@ -155,3 +157,12 @@ def _roles(az: Az, sb: Sandbox) -> None:
             "--scope", azure_rbac, check=lambda a: a["roleDefinitionId"].endswith(AKS_RBAC_READER))
     az.json("role", "assignment", "list", "--scope", azure_rbac, "--assignee", sb.function_principal_id,
             check=lambda found: [a["roleDefinitionName"] for a in found] == ["Azure Kubernetes Service RBAC Reader"])
+
+
+def _federated_login(az: Az, sb: Sandbox, w: wired.Wired) -> None:
+    """Seed 000/001's identity as Argo CD uses it: a service-account token of the hub, exchanged at Entra."""
+    client_id = w.ports.identities.get_identity(w.settings.identity).client_id
+    token = argo.projected_token(sb)  # given to az as an argument, never printed (results keep 3 words)
+    az.json("login", "--service-principal", "-u", client_id, "--federated-token", token, "--tenant", sb.tenant_id,
+            check=lambda subs: {s["id"] for s in subs} == set(sb.subscription_ids))
+    az.json("account", "show", check=lambda a: a["user"] == {"name": client_id, "type": "servicePrincipal"})
