@@ -25,7 +25,7 @@ from urllib.parse import parse_qs
 
 import jwt
 
-from wif_sandbox import faults, federation, wire
+from wif_sandbox import faults, federation, graph, wire
 from wif_sandbox.federation import EntraError, WorkloadIdentity
 from wif_sandbox.pki import SigningKey
 
@@ -83,6 +83,7 @@ class Entra:
         identity_of: Callable[[str], Optional[WorkloadIdentity]],
         jwks_of: Callable[[str], Optional[dict[str, Any]]],
         clock: Callable[[], float] = time.monotonic,
+        graph_objects: Optional[graph.Objects] = None,
     ) -> None:
         self.tenant_id = tenant_id
         self.key = SigningKey.generate()
@@ -92,6 +93,7 @@ class Entra:
         self._identity_of = identity_of  # user-assigned identity by client id (ARM owns them)
         self._jwks_of = jwks_of  # JWKS of an OIDC issuer (the emulated clusters' issuers)
         self._clock = clock
+        self._graph_objects = graph_objects or self.app_objects
 
     # ----- directory -----
 
@@ -100,6 +102,11 @@ class Entra:
         with self.directory.lock:
             self.directory.apps[app.client_id] = app
         return app
+
+    def app_objects(self) -> list[tuple[str, str, str]]:
+        """(object id, app id, display name) of the registered applications' service principals."""
+        with self.directory.lock:
+            return [(a.principal_id, a.client_id, a.display_name) for a in self.directory.apps.values()]
 
     @property
     def v1_issuer(self) -> str:
@@ -141,6 +148,8 @@ class Entra:
             return "token." + ("client_assertion" if "client_assertion" in form else "client_secret")
         if req.path.endswith("/keys"):
             return "jwks.get"
+        if req.path.startswith("/v1.0/"):
+            return "graph." + req.method.lower()
         return "discovery.get"
 
     def handle(self, req: wire.Request) -> wire.Response:
@@ -148,6 +157,9 @@ class Entra:
         op = self.operation_of(req)
         if len(parts) >= 2 and parts[0] == "common" and parts[1] == "discovery":
             return self._instance_discovery(req)
+        if parts and parts[0] == "v1.0":  # Microsoft Graph (see graph)
+            return graph.handle(req, self._graph_objects,
+                                lambda token: self.verify_access_token(token, [self.url, self.url + "/"]) is not None)
         if not parts or parts[0] not in (self.tenant_id, "organizations", "common"):
             tenant = parts[0] if parts else ""
             return _error(400, "invalid_tenant", 90002, f"Tenant '{tenant}' not found. Check to make sure you have "

@@ -65,7 +65,7 @@ class Sandbox:
         self.kubeconfig_path: Path = workdir / "kubeconfig"
         self.oidc = OidcHost(self.tenant_id)
         self.entra = Entra(self.tenant_id, knobs=knobs, identity_of=lambda cid: self.arm.identities.by_client_id(cid),
-                           jwks_of=self.oidc.jwks_of, clock=clock)
+                           jwks_of=self.oidc.jwks_of, clock=clock, graph_objects=self._directory_objects)
         self.arm = Arm(subscription_id=self.subscription_id, entra=self.entra, knobs=knobs, ca_pem=self.ca.pem,
                        provision=lambda c: self._aks.provision(c), publish=self._publish, clock=clock,
                        more_subscriptions=(self.second_subscription_id,))
@@ -78,6 +78,11 @@ class Sandbox:
         self.function_principal_id = self.function_app.principal_id
         self.hub_id = self.identity_id = ""
         self.target_ids: list[str] = []
+
+    def _directory_objects(self) -> list[tuple[str, str, str]]:
+        """Service principals Graph knows: registered apps and user-assigned identities."""
+        found = self.entra.app_objects()
+        return found + [(i.wi.principal_id, i.wi.client_id, i.name) for i in self.arm.identities.all()]
 
     # ----- lifecycle -----
 

@@ -2,10 +2,11 @@
 
 A ``wire.Handler`` behind one ``httpd.HttpsServer``. Every call is authenticated
 (Entra token for the ARM audience) and needs ``api-version``; then the path says
-which resource provider answers. Resource groups are implicit (a group's casing
-is fixed by the first cluster created in it); the subscriptions are the ones the
-sandbox was given (clusters and role assignments in any of them, identities in the
-first); any other subscription answers ``SubscriptionNotFound``.
+which resource provider answers. Resource groups exist once something is in them
+or once they are PUT (``resources``); the subscriptions are the ones the sandbox was
+given (clusters and role assignments in any of them, identities in the first); any
+other subscription answers ``SubscriptionNotFound``. api-versions are checked per
+resource type (``versions``); ``/metadata/endpoints`` needs no token, as in Azure.
 """
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ import time
 from typing import Callable, Optional
 
 from wif_sandbox import faults, wire
-from wif_sandbox.arm import base, routes
+from wif_sandbox.arm import base, resources, roledefinitions, routes, versions
 from wif_sandbox.arm.base import ArmError, Call
 from wif_sandbox.arm.clusters import Clusters, DataPlane, ManagedCluster, Publish
 from wif_sandbox.arm.identities import Identities
@@ -38,6 +39,17 @@ class Arm:
         self.clusters = Clusters(subscription_id, entra.tenant_id, knobs, clock, provision, publish, ca_pem,
                                  more_subscriptions)
         self.commands = RunCommands(knobs, clock)
+        self.resources = resources.Resources(entra.tenant_id, self.subscription_ids, self._placed)
+
+    def _placed(self) -> list[tuple[str, str, str, Optional[str]]]:
+        """Where resources sit: each cluster's group and node resource group, each identity's group."""
+        found: list[tuple[str, str, str, Optional[str]]] = []
+        for c in self.clusters.all():
+            sub = c.id.split("/")[2]
+            found.append((sub, c.resource_group, c.location, None))
+            found.append((sub, f"MC_{c.resource_group}_{c.name}_{c.location}", c.location, c.id))
+        found += [(i.id.split("/")[2], i.id.split("/")[4], i.location, None) for i in self.identities.all()]
+        return found
 
     def principal_exists(self, object_id: str) -> bool:
         oid = object_id.lower()
@@ -53,20 +65,38 @@ class Arm:
     def handle(self, req: wire.Request) -> wire.Response:
         operation = self.operation_of(req)
         try:
+            target = routes.parse(req.path)
+            if target is not None and target.kind == "metadata":
+                return resources.metadata(req, self.url, self._entra.url)
             principal, claims = base.authenticate(req, self.url, self._entra.verify_access_token)
             version = base.check_api_version(req)
-            target = routes.parse(req.path)
             if target is None:
                 raise ArmError(404, "InvalidResourceType",
                                f"The resource type could not be found in the namespace for api version '{version}'.")
-            if target.subscription.lower() not in {s.lower() for s in self.subscription_ids}:
-                raise ArmError(404, "SubscriptionNotFound", f"The subscription '{target.subscription}' could not be found.")
+            self._check_subscription(target)
+            versions.check(version, target.kind, self._location_of(target))
             return self._serve(Call(req, principal, claims, version, self.url, operation), target)
         except ArmError as e:
             return base.error_response(e, operation)
 
+    def _check_subscription(self, t: routes.Target) -> None:
+        tenant_wide = t.kind == "subscriptions" or (t.kind.startswith("roleDefinition") and not t.subscription)
+        if not tenant_wide and t.subscription.lower() not in {s.lower() for s in self.subscription_ids}:
+            raise ArmError(404, "SubscriptionNotFound", f"The subscription '{t.subscription}' could not be found.")
+
+    def _location_of(self, t: routes.Target) -> str:
+        """The location ARM names when it refuses an api-version: the resource's group's, if any."""
+        if not t.resource_group:
+            return ""
+        group = self.resources.group(t.subscription, t.resource_group)
+        return group.location if group else ""
+
     def _serve(self, call: Call, t: routes.Target) -> wire.Response:
-        if t.kind in ("identity", "fic", "fics"):
+        if t.kind in ("subscriptions", "subscription", "groups", "group"):
+            return self.resources.serve(call, t)
+        if t.kind in ("roleDefinition", "roleDefinitions"):
+            return roledefinitions.serve(call, t)
+        if t.kind in ("identity", "identities", "fic", "fics"):
             return self.identities.serve(call, t)
         if t.kind in ("role", "roles"):
             return self.roles.serve(call, t)

@@ -221,14 +221,13 @@ class Clusters:
         props: dict[str, Any] = {
             "provisioningState": state, "powerState": {"code": "Running"}, "kubernetesVersion": KUBERNETES_VERSION,
             "currentKubernetesVersion": KUBERNETES_VERSION, "dnsPrefix": f"{c.name}-dns",
-            "enableRBAC": True, "nodeResourceGroup": f"MC_{c.resource_group}_{c.name}_{c.location}",
+            "enableRBAC": True, "nodeResourceGroup": node_resource_group(c), "maxAgentPools": 100,
             "aadProfile": {"managed": True, "enableAzureRBAC": c.azure_rbac, "adminGroupObjectIDs": c.admin_groups,
                            "tenantID": c.tenant_id},
             "oidcIssuerProfile": {"enabled": True},
             "securityProfile": {"workloadIdentity": {"enabled": True}},
             "apiServerAccessProfile": {"enablePrivateCluster": c.private},
-            "agentPoolProfiles": [{"name": "nodepool1", "count": 1, "vmSize": "Standard_D2s_v5", "mode": "System",
-                                   "osType": "Linux", "provisioningState": state}],
+            "agentPoolProfiles": [_agent_pool(state)], **_profiles(c),
         }
         if plane is not None:
             props["privateFQDN" if c.private else "fqdn"] = plane.fqdn
@@ -240,3 +239,40 @@ class Clusters:
             "identity": {"type": "SystemAssigned", "principalId": str(uuid.UUID(c.guid)), "tenantId": c.tenant_id},
             "sku": {"name": "Base", "tier": "Standard"}, "properties": props,
         }
+
+
+def node_resource_group(c: ManagedCluster) -> str:
+    return f"MC_{c.resource_group}_{c.name}_{c.location}"
+
+
+def _agent_pool(state: str) -> dict[str, Any]:
+    return {"name": "nodepool1", "count": 1, "vmSize": "Standard_D2s_v5", "osDiskSizeGB": 128,
+            "osDiskType": "Managed", "kubeletDiskType": "OS", "maxPods": 250, "type": "VirtualMachineScaleSets",
+            "enableAutoScaling": False, "provisioningState": state, "powerState": {"code": "Running"},
+            "orchestratorVersion": KUBERNETES_VERSION, "currentOrchestratorVersion": KUBERNETES_VERSION,
+            "enableNodePublicIP": False, "mode": "System", "osType": "Linux", "osSKU": "Ubuntu",
+            "upgradeSettings": {"maxSurge": "10%"}, "enableFIPS": False}
+
+
+def _profiles(c: ManagedCluster) -> dict[str, Any]:
+    """What every real cluster carries beside the fields the product reads (``az aks update`` reads them)."""
+    kubelet = uuid.uuid5(uuid.UUID(c.guid), "kubelet")
+    kubelet_id = f"/subscriptions/{subscription_of(c.id)}/resourcegroups/{node_resource_group(c)}/providers/" \
+                 f"Microsoft.ManagedIdentity/userAssignedIdentities/{c.name}-agentpool"
+    return {
+        "servicePrincipalProfile": {"clientId": "msi"},
+        "identityProfile": {"kubeletidentity": {"resourceId": kubelet_id, "clientId": str(kubelet),
+                                                "objectId": str(uuid.uuid5(kubelet, "object"))}},
+        "networkProfile": {
+            "networkPlugin": "azure", "networkPluginMode": "overlay", "networkDataplane": "azure",
+            "loadBalancerSku": "standard", "outboundType": "loadBalancer",
+            "loadBalancerProfile": {"managedOutboundIPs": {"count": 1}, "backendPoolType": "nodeIPConfiguration"},
+            "podCidr": "10.244.0.0/16", "serviceCidr": "10.0.0.0/16", "dnsServiceIP": "10.0.0.10",
+            "podCidrs": ["10.244.0.0/16"], "serviceCidrs": ["10.0.0.0/16"], "ipFamilies": ["IPv4"],
+        },
+        "autoUpgradeProfile": {"upgradeChannel": "none", "nodeOSUpgradeChannel": "NodeImage"},
+        "disableLocalAccounts": False, "supportPlan": "KubernetesOfficial", "workloadAutoScalerProfile": {},
+        "storageProfile": {"diskCSIDriver": {"enabled": True}, "fileCSIDriver": {"enabled": True},
+                           "snapshotController": {"enabled": True}},
+        "addonProfiles": {}, "bootstrapProfile": {"artifactSource": "Direct"},
+    }

@@ -75,11 +75,19 @@ class Identities:
         with self._lock:
             return self._by_id.get(resource_id.lower())
 
+    def all(self) -> list[Identity]:
+        with self._lock:
+            return list(self._by_id.values())
+
     # ----- HTTP -----
 
     def serve(self, call: Call, t: Target) -> wire.Response:
         rid = base.resource_id(t.subscription, t.resource_group, TYPE, t.name)
         method = call.req.method
+        if t.kind == "identities" and method == "GET":  # by subscription or by resource group
+            prefix = f"/subscriptions/{t.subscription}/" + (f"resourcegroups/{t.resource_group}/" if t.resource_group else "")
+            found = sorted((i for i in self.all() if i.id.lower().startswith(prefix.lower())), key=lambda i: i.id.lower())
+            return base.respond(200, {"value": [_identity_json(i) for i in found]}, call.operation)
         if t.kind == "identity" and method == "PUT":
             body = call.body()
             created = self.get(rid) is None

@@ -13,13 +13,16 @@ from typing import Optional
 CLUSTERS = "microsoft.containerservice/managedclusters"
 IDENTITIES = "microsoft.managedidentity/userassignedidentities"
 ROLE_ASSIGNMENTS = "/providers/microsoft.authorization/roleassignments"
+ROLE_DEFINITIONS = "/providers/microsoft.authorization/roledefinitions"
 
 _VERBS = {"GET": "get", "PUT": "put", "DELETE": "delete", "PATCH": "patch", "POST": "post", "HEAD": "get"}
 
 
 @dataclass(frozen=True)
 class Target:
-    kind: str  # cluster | clusters | clusterAction | commandResult | operation | identity | fic | fics | role | roles
+    # cluster | clusters | clusterAction | commandResult | operation | identity | identities | fic | fics | role |
+    # roles | roleDefinition | roleDefinitions | subscriptions | subscription | groups | group | metadata
+    kind: str
     subscription: str = ""
     resource_group: str = ""
     name: str = ""
@@ -28,12 +31,15 @@ class Target:
 
     def operation(self, method: str) -> str:
         verb = _VERBS.get(method, method.lower())
-        if self.kind in ("clusters", "fics", "roles"):
+        if self.kind in ("clusters", "fics", "roles", "identities", "roleDefinitions", "subscriptions", "groups"):
             verb = "list" if verb == "get" else verb
         resource = {
             "cluster": "managedClusters", "clusters": "managedClusters", "commandResult": "commandResults",
             "operation": "operations", "identity": "userAssignedIdentities", "fic": "federatedIdentityCredentials",
             "fics": "federatedIdentityCredentials", "role": "roleAssignments", "roles": "roleAssignments",
+            "identities": "userAssignedIdentities", "roleDefinition": "roleDefinitions",
+            "roleDefinitions": "roleDefinitions", "subscriptions": "subscriptions", "subscription": "subscriptions",
+            "groups": "resourceGroups", "group": "resourceGroups", "metadata": "metadata",
         }.get(self.kind, "unknown")
         if self.kind == "clusterAction":
             return f"managedClusters.{self.child}" + (".post" if self.child == "runCommand" else "")
@@ -47,14 +53,24 @@ def _segments(path: str) -> list[str]:
 def parse(path: str) -> Optional[Target]:
     """What an ARM path addresses; None when nothing here serves it."""
     lowered = path.lower().rstrip("/")
-    at = lowered.find(ROLE_ASSIGNMENTS)
-    if at >= 0:
-        return _role(path, at)
+    for marker, kind in ((ROLE_ASSIGNMENTS, "role"), (ROLE_DEFINITIONS, "roleDefinition")):
+        at = lowered.find(marker)
+        if at >= 0:
+            return _scoped(path, at, len(marker), kind)
     seg = _segments(path)
     low = [s.lower() for s in seg]
+    if low == ["metadata", "endpoints"]:
+        return Target("metadata")
+    if low == ["subscriptions"]:
+        return Target("subscriptions")
     if len(seg) < 2 or low[0] != "subscriptions":
         return None
     sub = seg[1]
+    if len(seg) <= 4 and (len(seg) == 2 or low[2] == "resourcegroups"):
+        kinds = {2: "subscription", 3: "groups", 4: "group"}
+        return Target(kinds[len(seg)], sub, seg[3] if len(seg) == 4 else "")
+    if low[2:] == ["providers", "microsoft.managedidentity", "userassignedidentities"]:
+        return Target("identities", sub)
     if len(seg) >= 6 and low[2] == "resourcegroups" and low[4] == "providers":
         return _in_group(sub, seg[3], seg[5:], low[5:])
     if low[2:5] == ["providers", "microsoft.containerservice", "managedclusters"] and len(seg) == 5:
@@ -82,6 +98,8 @@ def _in_group(sub: str, group: str, seg: list[str], low: list[str]) -> Optional[
         if len(rest) == 3 and rest_low[1] == "commandresults":
             return Target("commandResult", sub, group, name, rest[2])
         return None
+    if provider_type == IDENTITIES and not rest:
+        return Target("identities", sub, group)
     if provider_type == IDENTITIES and rest:
         name = rest[0]
         if len(rest) == 1:
@@ -94,15 +112,16 @@ def _in_group(sub: str, group: str, seg: list[str], low: list[str]) -> Optional[
     return None
 
 
-def _role(path: str, at: int) -> Optional[Target]:
+def _scoped(path: str, at: int, length: int, kind: str) -> Optional[Target]:
+    """Role assignments and definitions: ``{scope}/providers/Microsoft.Authorization/{type}[/{name}]``."""
     scope = "/" + "/".join(_segments(path[:at]))
-    tail = _segments(path[at + len(ROLE_ASSIGNMENTS):])
+    tail = _segments(path[at + length:])
     seg = _segments(scope)
     sub = seg[1] if len(seg) >= 2 and seg[0].lower() == "subscriptions" else ""
     if scope == "/":
         scope = ""
     if not tail:
-        return Target("roles", sub, scope=scope)
+        return Target(kind + "s", sub, scope=scope)
     if len(tail) == 1:
-        return Target("role", sub, name=tail[0], scope=scope)
+        return Target(kind, sub, name=tail[0], scope=scope)
     return None
