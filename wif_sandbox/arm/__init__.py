@@ -14,7 +14,8 @@ import time
 from typing import Callable, Optional
 
 from wif_sandbox import faults, wire
-from wif_sandbox.arm import base, resources, roledefinitions, routes, versions
+from wif_sandbox.arm import abac, authz, base, builtin_roles, resources, roledefinitions, routes, versions
+from wif_sandbox.arm import roles as roles_mod
 from wif_sandbox.arm.base import ArmError, Call
 from wif_sandbox.arm.clusters import Clusters, DataPlane, ManagedCluster, Publish
 from wif_sandbox.arm.identities import Identities
@@ -23,6 +24,9 @@ from wif_sandbox.arm.runcommand import RunCommands
 from wif_sandbox.entra import Entra
 
 __all__ = ["Arm", "ArmError", "ManagedCluster"]
+# Not authorized per request: the endpoint list (public), the subscription list (ARM filters it by
+# access instead of refusing) and async-operation polls (the resource provider checks those).
+_UNCHECKED = ("metadata", "subscriptions", "operation")
 
 
 class Arm:
@@ -40,6 +44,9 @@ class Arm:
                                  more_subscriptions)
         self.commands = RunCommands(knobs, clock)
         self.resources = resources.Resources(entra.tenant_id, self.subscription_ids, self._placed)
+        self._knobs = knobs
+        # Custom role definitions (guid -> definition) beside the built-in ones, for authorization.
+        self.custom_roles: dict[str, authz.RoleDefinition] = {}
 
     def _placed(self) -> list[tuple[str, str, str, Optional[str]]]:
         """Where resources sit: each cluster's group and node resource group, each identity's group."""
@@ -75,9 +82,45 @@ class Arm:
                                f"The resource type could not be found in the namespace for api version '{version}'.")
             self._check_subscription(target)
             versions.check(version, target.kind, self._location_of(target))
-            return self._serve(Call(req, principal, claims, version, self.url, operation), target)
+            call = Call(req, principal, claims, version, self.url, operation)
+            if self._knobs.arm_rbac and target.kind not in _UNCHECKED:
+                self._authorize(call, target)
+            return self._serve(call, target)
         except ArmError as e:
             return base.error_response(e, operation)
+
+    def _role(self, guid: str) -> Optional[authz.RoleDefinition]:
+        if guid in self.custom_roles:
+            return self.custom_roles[guid]
+        found = builtin_roles.by_guid(guid)
+        return authz.RoleDefinition(found.guid, found.name, found.actions, found.not_actions) if found else None
+
+    def _authorize(self, call: Call, t: routes.Target) -> None:
+        """403 AuthorizationFailed unless the caller's role assignments grant the request's action."""
+        req, who = call.req, call.principal
+        action, scope = authz.action_of(req.method, req.path)
+        mine = {who.oid.lower(), *(g.lower() for g in who.groups)}
+        assignments = [a for a in self.roles.all() if a.principal_id.lower() in mine]
+        roles = {g: r for g in {a.role_guid for a in assignments} if (r := self._role(g)) is not None}
+        grants = [authz.Grant(a.principal_id, a.scope, a.role_guid, a.condition or "") for a in assignments]
+        decision = authz.decide(grants, roles, action, scope, self._condition_request(call, t, action))
+        if not decision.allowed:
+            code, message = authz.refusal(who.appid, who.oid, action, scope, decision)
+            raise ArmError(403, code, message)
+
+    def _condition_request(self, call: Call, t: routes.Target, action: str) -> abac.Request:
+        """What an ABAC condition sees: the assignment asked for (write) or the one there (delete)."""
+        if t.kind != "role" or call.req.method not in ("PUT", "DELETE"):
+            return abac.Request(action, {}, {})
+        if call.req.method == "PUT":
+            props = call.body().get("properties") or {}
+            attrs = authz.assignment_attributes(str(props.get("roleDefinitionId") or ""),
+                                                str(props.get("principalId") or ""), str(props.get("principalType") or ""))
+            return abac.Request(action, attrs, {})
+        there = next((a for a in self.roles.all() if a.id.lower() == f"{t.scope}/providers/{roles_mod.TYPE}/{t.name}".lower()),
+                     None)
+        attrs = authz.assignment_attributes(there.role_definition_id, there.principal_id, there.principal_type) if there else {}
+        return abac.Request(action, {}, attrs)
 
     def _check_subscription(self, t: routes.Target) -> None:
         tenant_wide = t.kind == "subscriptions" or (t.kind.startswith("roleDefinition") and not t.subscription)

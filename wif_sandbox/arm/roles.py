@@ -36,6 +36,7 @@ class Assignment:
     created_on: str
     created_by: str
     description: Optional[str] = None
+    condition: Optional[str] = None  # ABAC, conditionVersion 2.0 (wif_sandbox.arm.abac)
 
     @property
     def id(self) -> str:
@@ -50,8 +51,8 @@ class Assignment:
             "id": self.id, "type": TYPE, "name": self.name,
             "properties": {
                 "roleDefinitionId": self.role_definition_id, "principalId": self.principal_id,
-                "principalType": self.principal_type, "scope": self.scope, "condition": None,
-                "conditionVersion": None, "createdOn": self.created_on, "updatedOn": self.created_on,
+                "principalType": self.principal_type, "scope": self.scope, "condition": self.condition,
+                "conditionVersion": "2.0" if self.condition else None, "createdOn": self.created_on, "updatedOn": self.created_on,
                 "createdBy": self.created_by, "updatedBy": self.created_by, "description": self.description,
                 "delegatedManagedIdentityResourceId": None,
             },
@@ -71,6 +72,15 @@ class RoleAssignments:
         self._principal_exists = principal_exists
         self._items: dict[str, Assignment] = {}  # by lower-cased id
         self._lock = threading.Lock()
+
+    def add(self, assignment: Assignment) -> None:
+        """As an owner would assign it (no request, no checks): the sandbox's own set-up."""
+        with self._lock:
+            self._items[assignment.id.lower()] = assignment
+
+    def remove(self, assignment_id: str) -> bool:
+        with self._lock:
+            return self._items.pop(assignment_id.lower(), None) is not None
 
     def all(self) -> list[Assignment]:
         with self._lock:
@@ -121,9 +131,10 @@ class RoleAssignments:
                            "creating this principal and then immediately assigning a role, this error might be related "
                            "to a replication delay. In this case, set the role assignment principalType property to a "
                            "value, such as ServicePrincipal, User, or Group.  See https://aka.ms/docs-principaltype")
-        description = props.get("description")
+        description, condition = props.get("description"), props.get("condition")
         new = Assignment(t.name, t.scope, role, principal, ptype or "ServicePrincipal", base.now_iso(),
-                         call.principal.oid, str(description) if description is not None else None)
+                         call.principal.oid, str(description) if description is not None else None,
+                         str(condition) if condition else None)
         with self._lock:
             old = self._items.get(key)
             if old is not None:
