@@ -39,7 +39,7 @@ class Azure:
         from azure.mgmt.containerservice import ContainerServiceClient
         from azure.mgmt.msi import ManagedServiceIdentityClient
 
-        env = sb.env
+        env = sb.operator_env  # the admin's clients: Owner of the subscriptions (the function app has infra's rights)
         self.sb = sb
         common: dict[str, Any] = {"connection_verify": env["REQUESTS_CA_BUNDLE"], "retry_total": 0, **kwargs}
         self.credential = ClientSecretCredential(env["AZURE_TENANT_ID"], env["AZURE_CLIENT_ID"],
@@ -51,8 +51,18 @@ class Azure:
         self.msi = ManagedServiceIdentityClient(self.credential, sb.subscription_id, api_version="2024-11-30", **arm)
         self.auth = AuthorizationManagementClient(self.credential, sb.subscription_id, api_version="2022-04-01", **arm)
 
+    def function_token(self, scope: str) -> str:
+        """A token of the function app itself (infra's rights only), e.g. for an AKS API server."""
+        from azure.identity import ClientSecretCredential
+
+        env = self.sb.env
+        credential = ClientSecretCredential(env["AZURE_TENANT_ID"], env["AZURE_CLIENT_ID"], env["AZURE_CLIENT_SECRET"],
+                                            authority=env["AZURE_AUTHORITY_HOST"], disable_instance_discovery=True,
+                                            connection_verify=env["REQUESTS_CA_BUNDLE"])
+        return str(credential.get_token(scope).token)
+
     def token(self, scope: str = "") -> str:
-        return str(self.credential.get_token(scope or self.sb.env["WIF_ARM_ENDPOINT"] + "/.default").token)
+        return str(self.credential.get_token(scope or self.sb.operator_env["WIF_ARM_ENDPOINT"] + "/.default").token)
 
 
 @pytest.fixture

@@ -71,8 +71,8 @@ class Faults:
     # Event Grid: how the system topic spells cluster ids (``events.recase``: canonical | lower | mixed).
     event_casing: str = "canonical"
     # ARM: authorize every request against the caller's role assignments (wif_sandbox.arm.authz), as
-    # Azure does; off by default, where any valid token may do anything (tests, the demo, the bench).
-    arm_rbac: bool = False
+    # Azure does: the function app has exactly infra's rights, the operator is Owner (wif_sandbox.infra_grants).
+    arm_rbac: bool = True
     _rng: random.Random = field(default_factory=random.Random, repr=False, compare=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
 

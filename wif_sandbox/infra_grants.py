@@ -9,8 +9,9 @@ actions), and kept equal to the rest of the Bicep by ``tests/integration/test_sa
 * on the hub (``hub-access.bicep``): Azure Kubernetes Service Cluster User Role;
 * on the Argo CD identity (``argocd-identity-access.bicep``): the custom federated-credential role.
 
-``Faults.arm_rbac`` turns enforcement on; ``grant(sb)`` gives the sandbox's function app these
-assignments (``Grant.label`` names each, so a test can take one away and see the step that needs it).
+``Faults.arm_rbac`` (on by default) enforces them; the sandbox gives its function app these
+assignments at boot (``grant``) at the subscriptions it allows (``Grant.label`` names each, so a
+test can take one away and see the step that needs it).
 """
 from __future__ import annotations
 
@@ -29,6 +30,7 @@ INFRA = Path(__file__).resolve().parents[1] / "infra"
 READER = "acdd72a7-3385-48ef-bd42-f606fba81ae7"
 CLUSTER_USER = "4abbcc35-e782-43d8-92c5-2d3f1bd2253f"
 RBAC_ADMIN = "f58310d9-a9f6-439a-9e8d-f62e7b41a168"
+OWNER = "8e3af657-a8ff-443c-a75c-2fe8c4bcb635"
 AKS_RBAC_ROLES = ("b1ff04bb-8a4e-4dc4-8eb5-8693973ce19b", "3498e952-d568-435e-9b2c-8d77e338d7f7",
                   "a7ffa36f-339b-4b5c-8bdf-e2c188b2c0eb", "7f6c6a51-bcf8-42ba-9220-52d62157d7db")
 _NS = uuid.UUID("0b7b9a7e-7f0e-4a55-9c39-3c1c0e6a1f11")
@@ -110,6 +112,17 @@ def grant(sb: Sandbox, *, scopes: tuple[str, ...], run_command: bool = True,
         sb.arm.roles.add(a)
         made.setdefault(g.label, []).append(a.id)
     return made
+
+
+def owner(sb: Sandbox, principal_id: str, scopes: tuple[str, ...]) -> None:
+    """Owner at each scope: the operator who runs the sandbox by hand."""
+    from wif_sandbox.arm import base, roles
+
+    for scope in scopes:
+        sub = scope.split("/")[2]
+        sb.arm.roles.add(roles.Assignment(
+            str(uuid.uuid4()), scope, f"/subscriptions/{sub}/providers/Microsoft.Authorization/roleDefinitions/{OWNER}",
+            principal_id, "ServicePrincipal", base.now_iso(), "sandbox", "sandbox operator"))
 
 
 def revoke(sb: Sandbox, made: dict[str, list[str]], label: str) -> None:

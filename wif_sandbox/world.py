@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Optional, Union
 
-from wif_sandbox import events, hub
+from wif_sandbox import events, hub, infra_grants
 from wif_sandbox import faults as faults_mod
 from wif_sandbox.arm import Arm, ManagedCluster, kubeconfig
 from wif_sandbox.arm.provision import Aks, Plane
@@ -59,7 +59,7 @@ class Sandbox:
         self.tenant_id, self.subscription_id = str(uuid.uuid4()), str(uuid.uuid4())
         self.second_subscription_id = str(uuid.uuid4())
         self.subscription_ids = (self.subscription_id, self.second_subscription_id)
-        self.operator_id = str(uuid.uuid4())  # the human who "creates" clusters in the sandbox
+        self.operator_id = ""  # the human who "creates" clusters: the operator app below
         self.ca = CA.create(workdir / "pki")
         self.ca_bundle: Path = self.ca.bundle_path
         self.kubeconfig_path: Path = workdir / "kubeconfig"
@@ -76,6 +76,11 @@ class Sandbox:
         self._lock = threading.Lock()
         self.function_app = self.entra.register_app("aks-argocd-wif")
         self.function_principal_id = self.function_app.principal_id
+        # Whoever runs the sandbox's clouds by hand (tests' admin clients, az runbooks): Owner of both
+        # subscriptions, while the function app has exactly infra's rights (ARM authorizes as Azure does).
+        self.operator_app = self.entra.register_app("sandbox-operator")
+        self.operator_id = self.operator_app.principal_id  # in every cluster's Entra admin group
+        self.function_grants: dict[str, list[str]] = {}
         self.hub_id = self.identity_id = ""
         self.target_ids: list[str] = []
 
@@ -114,6 +119,9 @@ class Sandbox:
         self.target_ids = [self._create(t.name, t.resource_group, private=t.private, azure_rbac=t.azure_rbac,
                                         tags=dict(t.tags), location="westeurope", admin=True, delay=0.0)
                            for t in targets]
+        scopes = tuple(f"/subscriptions/{s}" for s in self.subscription_ids)
+        self.function_grants = infra_grants.grant(self, scopes=scopes)
+        infra_grants.owner(self, self.operator_app.principal_id, scopes)
 
     def _serve(self, handler: Callable[..., Any], service: str, operation_of: Callable[..., str]) -> str:
         server = HttpsServer(handler, ca=self.ca, service=service, log=self.log, faults=self.faults,
@@ -167,6 +175,11 @@ class Sandbox:
             # No WIF_FEDERATED_TOKEN_FILE: the webhook owns the token path in Argo CD's pods
             # (Faults.webhook_token_file), and a Secret that names one would override it.
         }
+
+    @property
+    def operator_env(self) -> dict[str, str]:
+        """``env`` as the operator (Owner of the subscriptions), for admin clients and runbooks."""
+        return dict(self.env, AZURE_CLIENT_ID=self.operator_app.client_id, AZURE_CLIENT_SECRET=self.operator_app.secret)
 
     # ----- clusters -----
 

@@ -151,7 +151,7 @@ def test_run_command_applies_gets_checks_and_deletes(module_azure: Azure) -> Non
 
 
 def test_run_command_runs_as_the_caller_with_a_cluster_token(module_azure: Azure, module_sandbox: Sandbox) -> None:
-    hub_token = module_azure.token("6dae42f8-4368-4678-94ff-3960e28e3630/.default")
+    hub_token = module_azure.function_token("6dae42f8-4368-4678-94ff-3960e28e3630/.default")
     request = RunCommandRequest(command="kubectl get secrets -n kube-system", cluster_token=hub_token)
     denied = module_azure.aks.managed_clusters.begin_run_command("rg-hub", "aks-hub", request,
                                                                  polling_interval=0.01).result()

@@ -91,7 +91,7 @@ def test_runbook_commands_behave_like_azure(onboarded: tuple[Sandbox, wired.Wire
 
 
 def _set_up_and_login(az: Az, sb: Sandbox) -> None:
-    env = sb.env
+    env = sb.operator_env  # the runbooks are an admin's: Owner (the function app has infra's rights only)
     az.run("config", "set", "core.instance_discovery=false")
     az.run("cloud", "register", "-n", "WifSandbox", "--endpoint-resource-manager", sb.arm_url)
     az.run("cloud", "set", "-n", "WifSandbox")

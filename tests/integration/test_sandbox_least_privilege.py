@@ -48,9 +48,11 @@ class Deployment:
 def deployment(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, request: pytest.FixtureRequest) -> Iterator[Deployment]:
     azure_rbac = getattr(request, "param", True)
     with Sandbox.start(tmp_path / "sb", targets=TARGETS) as sb:
+        for label in list(sb.function_grants):  # the boot's grants are at the subscriptions: one group instead
+            infra_grants.revoke(sb, sb.function_grants, label)
         scope = f"/subscriptions/{sb.subscription_id}/resourceGroups/rg-apps"
         made = infra_grants.grant(sb, scopes=(scope,), azure_rbac=azure_rbac)
-        sb.faults.arm_rbac = True
+        assert sb.faults.arm_rbac  # on by default
         w = wired.wire(sb, monkeypatch, env={"WIF_ALLOWED_SCOPES": scope})
         yield Deployment(sb, w, made)
 

@@ -29,7 +29,7 @@ def _kube_as_function_app(sb: Sandbox, azure: Azure, cluster_id: str) -> client.
     conf = client.Configuration()
     conf.host = sb.plane(cluster_id).api_url
     conf.ssl_ca_cert = str(sb.ca_bundle)
-    conf.api_key = {"authorization": "Bearer " + azure.token(AKS_SERVER_APP_ID + "/.default")}
+    conf.api_key = {"authorization": "Bearer " + azure.function_token(AKS_SERVER_APP_ID + "/.default")}
     return client.CoreV1Api(client.ApiClient(conf))
 
 

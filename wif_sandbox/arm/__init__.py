@@ -25,8 +25,9 @@ from wif_sandbox.entra import Entra
 
 __all__ = ["Arm", "ArmError", "ManagedCluster"]
 # Not authorized per request: the endpoint list (public), the subscription list (ARM filters it by
-# access instead of refusing) and async-operation polls (the resource provider checks those).
-_UNCHECKED = ("metadata", "subscriptions", "operation")
+# access instead of refusing), async-operation polls (the resource provider checks those) and role
+# definitions (readable by every principal of the tenant: `az role definition list` works for anyone).
+_UNCHECKED = ("metadata", "subscriptions", "operation", "roleDefinition", "roleDefinitions")
 
 
 class Arm:
@@ -102,14 +103,17 @@ class Arm:
         mine = {who.oid.lower(), *(g.lower() for g in who.groups)}
         assignments = [a for a in self.roles.all() if a.principal_id.lower() in mine]
         roles = {g: r for g in {a.role_guid for a in assignments} if (r := self._role(g)) is not None}
-        grants = [authz.Grant(a.principal_id, a.scope, a.role_guid, a.condition or "") for a in assignments]
-        decision = authz.decide(grants, roles, action, scope, self._condition_request(call, t, action))
+        request = self._condition_request(call, t, action)
+        # Deleting an assignment that is not there answers 204: a condition on the deleted one has nothing to see.
+        gone = request is None
+        grants = [authz.Grant(a.principal_id, a.scope, a.role_guid, "" if gone else a.condition or "") for a in assignments]
+        decision = authz.decide(grants, roles, action, scope, request)
         if not decision.allowed:
             code, message = authz.refusal(who.appid, who.oid, action, scope, decision)
             raise ArmError(403, code, message)
 
-    def _condition_request(self, call: Call, t: routes.Target, action: str) -> abac.Request:
-        """What an ABAC condition sees: the assignment asked for (write) or the one there (delete)."""
+    def _condition_request(self, call: Call, t: routes.Target, action: str) -> Optional[abac.Request]:
+        """What an ABAC condition sees: the assignment asked for (write) or the one there (delete; None if absent)."""
         if t.kind != "role" or call.req.method not in ("PUT", "DELETE"):
             return abac.Request(action, {}, {})
         if call.req.method == "PUT":
@@ -119,8 +123,10 @@ class Arm:
             return abac.Request(action, attrs, {})
         there = next((a for a in self.roles.all() if a.id.lower() == f"{t.scope}/providers/{roles_mod.TYPE}/{t.name}".lower()),
                      None)
-        attrs = authz.assignment_attributes(there.role_definition_id, there.principal_id, there.principal_type) if there else {}
-        return abac.Request(action, {}, attrs)
+        if there is None:
+            return None
+        return abac.Request(action, {}, authz.assignment_attributes(there.role_definition_id, there.principal_id,
+                                                                    there.principal_type))
 
     def _check_subscription(self, t: routes.Target) -> None:
         tenant_wide = t.kind == "subscriptions" or (t.kind.startswith("roleDefinition") and not t.subscription)
