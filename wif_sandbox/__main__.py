@@ -57,7 +57,9 @@ def serve(args: argparse.Namespace) -> int:
     with Sandbox.start(args.workdir, targets=args.targets, faults=knobs) as sb:
         sb.log.sink = _log_line
         first = {"env": sb.env, "hub": sb.hub_id, "targets": sb.target_ids, "identity": sb.identity_id,
-                 "kubeconfig": str(sb.kubeconfig_path), "ca_bundle": str(sb.ca_bundle)}
+                 "kubeconfig": str(sb.kubeconfig_path), "ca_bundle": str(sb.ca_bundle),
+                 # the admin who runs the runbooks (Owner; sandbox-only secret): env has the function app's rights
+                 "operator": {"AZURE_CLIENT_ID": sb.operator_app.client_id, "AZURE_CLIENT_SECRET": sb.operator_app.secret}}
         print(json.dumps(first), flush=True)
         while not stop.wait(0.5):
             pass

@@ -145,7 +145,8 @@ def test_serve_prints_its_env_first_and_stops_cleanly(tmp_path: Path) -> None:
     try:
         assert proc.stdout is not None
         first = json.loads(proc.stdout.readline())
-        assert set(first) == {"env", "hub", "targets", "identity", "kubeconfig", "ca_bundle"}
+        assert set(first) == {"env", "hub", "targets", "identity", "kubeconfig", "ca_bundle", "operator"}
+        assert first["operator"]["AZURE_CLIENT_ID"] != first["env"]["AZURE_CLIENT_ID"]
         assert len(first["targets"]) == 1 and Path(first["kubeconfig"]).is_file()
         assert first["env"]["WIF_HUB_CLUSTER_ID"] == first["hub"]
         arm = first["env"]["WIF_ARM_ENDPOINT"]
