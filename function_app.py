@@ -23,7 +23,7 @@ async def on_cluster_event(event: func.EventGridEvent, client: df.DurableOrchest
 @app.route(route="clusters")
 @app.durable_client_input(client_name="client")
 async def clusters(req: func.HttpRequest, client: df.DurableOrchestrationClient) -> func.HttpResponse:
-    """POST /api/clusters {"clusterId": "<ARM id>"}: register."""
+    """GET /api/clusters: the registered clusters; POST {"clusterId": "<ARM id>"}: register."""
     return await http_api.collection(req, client)
 
 

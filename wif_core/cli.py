@@ -1,4 +1,4 @@
-"""``python -m wif_core``: event | plan | onboard | offboard | verify.
+"""``python -m wif_core``: event | plan | onboard | offboard | verify | argocd-values.
 
 Exit codes: 0 ok, 1 failed, 2 bad input (a bad event, id, setting or
 argument). Every error is one line on stderr, ``error: ...``; ``--debug`` adds
@@ -18,7 +18,7 @@ import traceback
 from dataclasses import dataclass
 from typing import IO, Callable, Mapping, NoReturn, Optional, Sequence, TextIO, cast
 
-from wif_core import chain, codec, config, errors, events, model, plan, ports, runner
+from wif_core import chain, codec, config, errors, events, helm_values, model, plan, ports, runner
 
 PortsFactory = Callable[[config.Settings], ports.Ports]
 OK, FAILED, BAD_INPUT, INTERRUPTED = 0, 1, 2, 130
@@ -58,6 +58,9 @@ def _parser() -> _Parser:
                        ("verify", "check the Argo CD identity's access (SubjectAccessReview)")):
         sub.add_parser(name, parents=[common], help=what).add_argument(
             "--cluster", required=True, metavar="ID", help="ARM id of the AKS cluster")
+    av = sub.add_parser("argocd-values", parents=[common],
+                        help="print the argo-cd Helm chart values that turn on workload identity on the hub")
+    av.add_argument("-o", "--output", choices=("yaml", "json"), default="yaml")
     return p
 
 
@@ -211,6 +214,20 @@ def _plan(args: argparse.Namespace, ctx: _Context) -> int:
     return OK
 
 
+def _argocd_values(args: argparse.Namespace, ctx: _Context) -> int:
+    settings = ctx.settings()
+    helm_values.components(settings.service_accounts)  # an unknown name fails before any Azure call
+    identity = ctx.ports(settings).identities.get_identity(settings.identity)
+    doc = helm_values.values(settings, identity)
+    if args.output == "json":
+        ctx.emit(doc)
+    else:
+        import yaml  # only for this output
+
+        ctx.out.write(helm_values.header(settings, identity) + yaml.safe_dump(doc, sort_keys=False))
+    return OK
+
+
 def _chain(name: str) -> Callable[[argparse.Namespace, _Context], int]:
     def command(args: argparse.Namespace, ctx: _Context) -> int:
         ref = model.ClusterRef.parse(args.cluster)
@@ -225,7 +242,7 @@ def _chain(name: str) -> Callable[[argparse.Namespace, _Context], int]:
 
 _COMMANDS: dict[str, Callable[[argparse.Namespace, _Context], int]] = {
     "event": _event, "plan": _plan, "onboard": _chain("register"), "offboard": _chain("deregister"),
-    "verify": _chain("verify"),
+    "verify": _chain("verify"), "argocd-values": _argocd_values,
 }
 
 

@@ -146,18 +146,18 @@ def running_action(status: Any) -> Optional[str]:
     """The action an active instance is carrying out, or None when nothing runs."""
     if runtime_status(status) not in ACTIVE:
         return None
-    custom = _as_dict(getattr(status, "custom_status", None))
+    custom = as_dict(getattr(status, "custom_status", None))
     if custom.get("action") in ACTIONS:  # follows a switch made after the start
         return str(custom["action"])
-    started = _as_dict(getattr(status, "input_", None))
+    started = as_dict(getattr(status, "input_", None))
     return str(started.get("action") or "register")
 
 
 def _ended_doing(status: Any, action: str) -> bool:
-    return runtime_status(status) == "Completed" and _as_dict(getattr(status, "output", None)).get("action") == action
+    return runtime_status(status) == "Completed" and as_dict(getattr(status, "output", None)).get("action") == action
 
 
-def _as_dict(value: Any) -> dict[str, Any]:
+def as_dict(value: Any) -> dict[str, Any]:
     if isinstance(value, str):
         try:
             value = json.loads(value)

@@ -37,7 +37,7 @@ def check(functions: dict[str, list[dict[str, Any]]]) -> None:
     for name, route in ROUTES.items():
         trigger = next(b for b in functions[name] if b["type"] == "httpTrigger")
         assert trigger["route"] == route and trigger["authLevel"] == "FUNCTION"
-        assert "methods" not in trigger, "every method reaches the function, which answers 400 JSON for wrong ones"
+        assert "methods" not in trigger, "every method reaches the function, which answers 405 with Allow for wrong ones"
     assert all(b["direction"] == "IN" for b in functions["on_cluster_event"])
 
 

@@ -23,7 +23,7 @@ from hypothesis import strategies as st
 
 from tests import fakes
 from wif_core import cli, config, errors, events, model
-from wif_functions import eventgrid, http_api
+from wif_functions import activities, eventgrid, http_api
 from wif_sandbox import driver
 
 # Derandomized and without an example database: CI sees the same ~1,700 examples on every run.
@@ -337,6 +337,8 @@ def test_cli_event_rejects_in_one_line_and_never_writes(payload: object) -> None
 # What the host's HTTP parser lets through: any token (it rejects CR, LF and spaces itself).
 ODD_METHODS = ["PUT", "PATCH", "HEAD", "OPTIONS", "TRACE", "post", "Delete", "", "PROPFIND", "M-SEARCH", "X" * 300]
 COLLECTION_METHODS = st.one_of(st.just("POST"), st.just("POST"), st.sampled_from(["GET", "DELETE"] + ODD_METHODS))
+CONTENT_TYPES = st.one_of(st.just("application/json"), st.just("application/json; charset=utf-8"),
+                          st.sampled_from(["", "text/plain", "application/xml", "multipart/form-data"]))
 ITEM_METHODS = st.one_of(st.sampled_from(["POST", "DELETE", "GET"]), st.sampled_from(ODD_METHODS))
 
 
@@ -384,18 +386,34 @@ def _legit(raw_id: object) -> bool:
     return any(scope.contains(ref) for scope in SCOPES)
 
 
-def call(handler: object, request: func.HttpRequest, host: driver.LocalDurable) -> func.HttpResponse:
-    with mock.patch.dict(os.environ, _app_env(), clear=True):
-        response = asyncio.run(handler(request, host))  # type: ignore[operator]
+def _strict(pairs: list[tuple[str, object]]) -> dict[str, object]:
+    if len({k for k, _ in pairs}) != len(pairs):
+        raise ValueError("duplicate key")
+    return dict(pairs)
+
+
+def call(handler: object, request: func.HttpRequest, host: driver.LocalDurable,
+         exists: object = None) -> func.HttpResponse:
+    """The handler with the app's settings, on a fake world where ``exists`` (a legit id) is a cluster."""
+    world = fakes.World()
+    if exists is not None:
+        world.add_cluster(str(exists))
+    activities.use(world.ports(), config.Settings.from_env(CLI_ENV))
+    try:
+        with mock.patch.dict(os.environ, _app_env(), clear=True):
+            response = asyncio.run(handler(request, host))  # type: ignore[operator]
+    finally:
+        activities.use(None)
     assert isinstance(response, func.HttpResponse)
     return response
 
 
 def check_refusal(response: func.HttpResponse, statuses: tuple[int, ...]) -> None:
     assert response.status_code in statuses, (response.status_code, response.get_body()[:300])
+    assert response.mimetype == "application/problem+json"
     doc = json.loads(response.get_body())
-    assert isinstance(doc, dict) and isinstance(doc.get("error"), str)
-    _one_line(doc["error"])
+    assert isinstance(doc, dict) and isinstance(doc.get("detail"), str) and doc.get("status") == response.status_code
+    _one_line(doc["detail"])
 
 
 @pytest.fixture(scope="module")
@@ -405,20 +423,29 @@ def host_factory() -> object:
 
 
 @SMALL
-@given(method=COLLECTION_METHODS, body=bodies())
-def test_http_collection_refuses_hostile_requests(host_factory: object, method: str, body: bytes) -> None:
+@given(method=COLLECTION_METHODS, body=bodies(), media=CONTENT_TYPES)
+def test_http_collection_refuses_hostile_requests(host_factory: object, method: str, body: bytes, media: str) -> None:
     host = host_factory()  # type: ignore[operator]
-    request = func.HttpRequest(method=method, url="http://localhost:7071/api/clusters", body=body)
-    response = call(http_api.collection, request, host)
+    request = func.HttpRequest(method=method, url="http://localhost:7071/api/clusters", body=body,
+                               headers={"Content-Type": media} if media else {})
     try:
-        parsed = json.loads(body.decode("utf-8"))  # a BOM is refused (400), like any other non-JSON first character
+        parsed = json.loads(body.decode("utf-8"), object_pairs_hook=_strict)  # a BOM is refused, like any non-JSON
     except (ValueError, RecursionError):
         parsed = None
     wanted = isinstance(parsed, dict) and _legit(parsed.get("clusterId"))
-    if method.upper() == "POST" and len(body) <= http_api.MAX_BODY and wanted:
+    response = call(http_api.collection, request, host, exists=parsed["clusterId"] if wanted else None)  # type: ignore[index]
+    if method.upper() == "GET":
+        assert response.status_code == 200 and json.loads(response.get_body()) == {"clusters": []}
+    elif method.upper() != "POST":
+        check_refusal(response, (405,))
+        assert response.headers["Allow"] == "GET, POST"
+    elif not media.lower().startswith("application/json"):
+        check_refusal(response, (415,))
+    elif len(body) <= http_api.MAX_BODY and wanted:
         assert response.status_code == 202 and len(fakes.cluster_runs(host)) == 1
         return
-    check_refusal(response, (400, 403))
+    else:
+        check_refusal(response, (400, 403))
     assert fakes.cluster_runs(host) == [] and host.instances == {}
 
 
@@ -431,12 +458,15 @@ def test_http_item_refuses_hostile_ids(host_factory: object, method: str, subscr
     params = {"subscription": subscription, "resourceGroup": group, "name": name}
     request = func.HttpRequest(method=method, url="http://localhost:7071/api/clusters/x/y/z", body=b"",
                                route_params=params)
-    response = call(http_api.item, request, host)
     rid = f"/subscriptions/{subscription}/resourceGroups/{group}/providers/Microsoft.ContainerService/managedClusters/{name}"
-    if method.upper() in ("POST", "DELETE") and _legit(rid):
+    response = call(http_api.item, request, host, exists=rid if _legit(rid) else None)
+    if method.upper() not in ("POST", "DELETE", "GET"):
+        check_refusal(response, (405,))
+        assert response.headers["Allow"] == "GET, POST, DELETE"
+    elif method.upper() in ("POST", "DELETE") and _legit(rid):
         assert response.status_code == 202 and len(fakes.cluster_runs(host)) == 1
         return
-    if method.upper() == "GET" and _legit(rid):
+    elif method.upper() == "GET" and _legit(rid):
         check_refusal(response, (404,))  # never seen here
     else:
         check_refusal(response, (400, 403))
@@ -463,6 +493,7 @@ def test_http_body_nested_too_deeply_is_a_400(host_factory: object) -> None:
     """Regression: 60 KiB of '[' made json.loads raise RecursionError, which the host turned into a 500."""
     host = host_factory()  # type: ignore[operator]
     for body in (b"[" * 60_000, ('{"clusterId": ' + _nested(30_000) + "}").encode()):
-        request = func.HttpRequest(method="POST", url="http://localhost:7071/api/clusters", body=body)
+        request = func.HttpRequest(method="POST", url="http://localhost:7071/api/clusters", body=body,
+                                   headers={"Content-Type": "application/json"})
         check_refusal(call(http_api.collection, request, host), (400,))
     assert fakes.cluster_runs(host) == []

@@ -368,3 +368,41 @@ def test_the_hub_is_skipped_by_onboard_event_and_plan_with_exit_0(world: fakes.W
     planned = main(world, "plan", "--cluster", fakes.HUB_ID, "-o", "json")
     assert planned.code == 0 and planned.json()["manifests"] == [] and planned.json()["eligible"] is False
     assert not any(op.startswith("kube.") for op in world.calls), world.calls
+
+
+# ---- argocd-values -----------------------------------------------------------------------
+
+def test_argocd_values_prints_yaml_with_how_to_apply_and_json_with_the_same_values(world: fakes.World) -> None:
+    as_yaml = main(world, "argocd-values")
+    assert as_yaml.code == 0 and as_yaml.err == "", as_yaml.err
+    comments = [line for line in as_yaml.out.splitlines() if line.startswith("#")]
+    assert any("helm upgrade argocd argo/argo-cd -n argocd --reuse-values -f -" in line for line in comments)
+    doc = yaml.safe_load(as_yaml.out)
+    assert doc["controller"]["serviceAccount"]["annotations"]["azure.workload.identity/client-id"] == "client-0001"
+    assert doc["server"]["podLabels"] == {"azure.workload.identity/use": "true"}
+    as_json = main(world, "argocd-values", "-o", "json")
+    assert as_json.code == 0 and as_json.json() == doc
+    assert world.calls["arm.identity.get"] == 2 and world.writes() == 0
+
+
+def test_argocd_values_follows_the_service_accounts_setting(world: fakes.World) -> None:
+    env = {**ENV, "WIF_ARGOCD_NAMESPACE": "gitops", "WIF_ARGOCD_SERVICE_ACCOUNTS": "argocd-server,argocd-repo-server"}
+    result = main(world, "argocd-values", env=env)
+    assert result.code == 0 and "-n gitops " in result.out
+    assert list(yaml.safe_load(result.out)) == ["server", "repoServer"]
+
+
+def test_argocd_values_with_an_unknown_service_account_exits_2_naming_the_setting(world: fakes.World) -> None:
+    env = {**ENV, "WIF_ARGOCD_SERVICE_ACCOUNTS": "argocd-application-controller,my-argocd"}
+    result = main(world, "argocd-values", env=env)
+    assert result.code == 2 and result.out == "" and "Traceback" not in result.err
+    assert result.err.splitlines() == [result.err.strip()]
+    assert result.err.startswith("error: WIF_ARGOCD_SERVICE_ACCOUNTS: my-argocd is not")
+    assert world.calls["arm.identity.get"] == 0, "refused before any Azure call"
+
+
+def test_argocd_values_when_the_identity_cannot_be_read_exits_1(world: fakes.World) -> None:
+    world.fail("arm.identity.get", errors.NotFound("identity argocd not found; check WIF_ARGOCD_IDENTITY_ID"))
+    result = main(world, "argocd-values")
+    assert result.code == 1 and result.out == ""
+    assert result.err == "error: identity argocd not found; check WIF_ARGOCD_IDENTITY_ID\n"
