@@ -3,7 +3,7 @@
 ``Faults`` holds mutable knobs read on every request, so a test or benchmark can
 turn them while the sandbox runs. Transport faults (latency, random 5xx, random
 timeouts) are applied by ``httpd`` in front of every service; behaviour knobs
-(propagation, provisioning, throttling, run-command duration, the webhook's
+(propagation, provisioning, throttling of ARM and of credential writes, run-command duration, the webhook's
 token path) are read by the services that emulate those Azure behaviours.
 
 ``RequestLog`` records one entry per HTTP call as (service, operation, status).
@@ -73,6 +73,11 @@ class Faults:
     # ARM: authorize every request against the caller's role assignments (wif_sandbox.arm.authz), as
     # Azure does: the function app has exactly infra's rights, the operator is Owner (wif_sandbox.infra_grants).
     arm_rbac: bool = True
+    # ARM: its documented request throttling (wif_sandbox.arm.throttle): token buckets per subscription and
+    # principal, per subscription (global) and per tenant, for reads, writes and deletes; 429 with Retry-After.
+    # Off by default so tests and benchmarks that do not ask for it keep an unthrottled ARM.
+    arm_throttle: bool = False
+    arm_throttle_scale: float = 1.0  # multiplies every bucket size and refill rate (Azure's figures at 1.0)
     _rng: random.Random = field(default_factory=random.Random, repr=False, compare=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
 

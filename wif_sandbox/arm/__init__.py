@@ -7,6 +7,8 @@ or once they are PUT (``resources``); the subscriptions are the ones the sandbox
 given (clusters and role assignments in any of them, identities in the first); any
 other subscription answers ``SubscriptionNotFound``. api-versions are checked per
 resource type (``versions``); ``/metadata/endpoints`` needs no token, as in Azure.
+Once the caller is known, ARM's request throttle (``throttle``, off unless
+``Faults.arm_throttle``) spends a token or answers 429, and stamps the remaining counts.
 """
 from __future__ import annotations
 
@@ -14,7 +16,7 @@ import time
 from typing import Callable, Optional
 
 from wif_sandbox import faults, wire
-from wif_sandbox.arm import abac, authz, base, builtin_roles, resources, roledefinitions, routes, versions
+from wif_sandbox.arm import abac, authz, base, builtin_roles, resources, roledefinitions, routes, throttle, versions
 from wif_sandbox.arm import roles as roles_mod
 from wif_sandbox.arm.base import ArmError, Call
 from wif_sandbox.arm.clusters import Clusters, DataPlane, ManagedCluster, Publish
@@ -46,6 +48,7 @@ class Arm:
         self.commands = RunCommands(knobs, clock)
         self.resources = resources.Resources(entra.tenant_id, self.subscription_ids, self._placed)
         self._knobs = knobs
+        self.throttle = throttle.Throttle(knobs, clock)
         # Custom role definitions (guid -> definition) beside the built-in ones, for authorization.
         self.custom_roles: dict[str, authz.RoleDefinition] = {}
 
@@ -72,11 +75,14 @@ class Arm:
 
     def handle(self, req: wire.Request) -> wire.Response:
         operation = self.operation_of(req)
+        limits: dict[str, str] = {}  # remaining-request counts, on every answer once the caller is known
         try:
             target = routes.parse(req.path)
             if target is not None and target.kind == "metadata":
                 return resources.metadata(req, self.url, self._entra.url)
             principal, claims = base.authenticate(req, self.url, self._entra.verify_access_token)
+            limits = self.throttle.admit(target.subscription if target else "", self.tenant_id, principal.oid,
+                                         req.method)
             version = base.check_api_version(req)
             if target is None:
                 raise ArmError(404, "InvalidResourceType",
@@ -86,9 +92,11 @@ class Arm:
             call = Call(req, principal, claims, version, self.url, operation)
             if self._knobs.arm_rbac and target.kind not in _UNCHECKED:
                 self._authorize(call, target)
-            return self._serve(call, target)
+            answer = self._serve(call, target)
         except ArmError as e:
-            return base.error_response(e, operation)
+            answer = base.error_response(e, operation)
+        throttle.stamp(answer.headers, limits)
+        return answer
 
     def _role(self, guid: str) -> Optional[authz.RoleDefinition]:
         if guid in self.custom_roles:
