@@ -1,4 +1,4 @@
-"""``python -m wif_core``: event | plan | onboard | offboard | verify | argocd-values.
+"""``python -m wif_core``: event | plan | onboard | offboard | verify | argocd-values | list.
 
 Exit codes: 0 ok, 1 failed, 2 bad input (a bad event, id, setting or
 argument). Every error is one line on stderr, ``error: ...``; ``--debug`` adds
@@ -18,7 +18,7 @@ import traceback
 from dataclasses import dataclass
 from typing import IO, Callable, Mapping, NoReturn, Optional, Sequence, TextIO, cast
 
-from wif_core import chain, codec, config, errors, events, helm_values, model, plan, ports, runner
+from wif_core import chain, codec, config, errors, events, helm_values, inventory, model, plan, ports, runner
 
 PortsFactory = Callable[[config.Settings], ports.Ports]
 OK, FAILED, BAD_INPUT, INTERRUPTED = 0, 1, 2, 130
@@ -61,6 +61,8 @@ def _parser() -> _Parser:
     av = sub.add_parser("argocd-values", parents=[common],
                         help="print the argo-cd Helm chart values that turn on workload identity on the hub")
     av.add_argument("-o", "--output", choices=("yaml", "json"), default="yaml")
+    ls = sub.add_parser("list", parents=[common], help="the registered clusters, as their Argo CD Secrets say")
+    ls.add_argument("-o", "--output", choices=("table", "yaml", "json"), default="table")
     return p
 
 
@@ -228,6 +230,20 @@ def _argocd_values(args: argparse.Namespace, ctx: _Context) -> int:
     return OK
 
 
+def _list(args: argparse.Namespace, ctx: _Context) -> int:
+    settings = ctx.settings()
+    rows = inventory.registered(ctx.ports(settings), settings)
+    if args.output == "json":
+        ctx.emit({"clusters": [r.to_json() for r in rows]})
+    elif args.output == "yaml":
+        import yaml  # only for this output
+
+        ctx.out.write(yaml.safe_dump({"clusters": [r.to_json() for r in rows]}, sort_keys=False))
+    else:
+        ctx.out.write(inventory.table(rows))
+    return OK
+
+
 def _chain(name: str) -> Callable[[argparse.Namespace, _Context], int]:
     def command(args: argparse.Namespace, ctx: _Context) -> int:
         ref = model.ClusterRef.parse(args.cluster)
@@ -242,7 +258,7 @@ def _chain(name: str) -> Callable[[argparse.Namespace, _Context], int]:
 
 _COMMANDS: dict[str, Callable[[argparse.Namespace, _Context], int]] = {
     "event": _event, "plan": _plan, "onboard": _chain("register"), "offboard": _chain("deregister"),
-    "verify": _chain("verify"), "argocd-values": _argocd_values,
+    "verify": _chain("verify"), "argocd-values": _argocd_values, "list": _list,
 }
 
 

@@ -76,3 +76,21 @@ def registered(p: ports.Ports, settings: config.Settings) -> list[Registered]:
     hub = p.clusters.get_cluster(settings.hub)
     # The selector spares the API server the rest of the namespace; entries() checks provenance anyway.
     return entries(p.kube(hub).list("v1", "Secret", settings.namespace, SELECTOR))
+
+
+COLUMNS = (("NAME", "name"), ("CLUSTER", "cluster"), ("SERVER", "server"), ("RBAC", "rbac"),
+           ("LOCATION", "location"), ("SECRET", "secret"))
+
+
+def table(rows: list[Registered]) -> str:
+    """Pure: the listing as ``kubectl get`` prints one (columns padded, the cluster as group/name)."""
+    if not rows:
+        return "no registered clusters\n"
+    cells = [[h for h, _ in COLUMNS]]
+    for r in rows:
+        values = r.to_json()
+        parts = r.cluster.split("/")
+        values["cluster"] = f"{parts[4]}/{parts[-1]}" if len(parts) > 8 else r.cluster
+        cells.append([values[key] for _, key in COLUMNS])
+    widths = [max(len(row[i]) for row in cells) for i in range(len(COLUMNS))]
+    return "".join("   ".join(c.ljust(w) for c, w in zip(row, widths)).rstrip() + "\n" for row in cells)

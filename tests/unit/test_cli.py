@@ -406,3 +406,23 @@ def test_argocd_values_when_the_identity_cannot_be_read_exits_1(world: fakes.Wor
     result = main(world, "argocd-values")
     assert result.code == 1 and result.out == ""
     assert result.err == "error: identity argocd not found; check WIF_ARGOCD_IDENTITY_ID\n"
+
+
+def test_list_shows_the_registered_clusters_as_a_table_and_as_json(world: fakes.World) -> None:
+    empty = main(world, "list")
+    assert empty.code == 0 and empty.out == "no registered clusters\n"
+    refs = [world.add_cluster(fakes.cluster_id(n)) for n in ("app-b", "app-a")]
+    for ref in refs:
+        assert main(world, "onboard", "--cluster", ref.id).code == 0
+    world.calls.clear()
+    table = main(world, "list")
+    assert table.code == 0, table.err
+    lines = table.out.splitlines()
+    assert lines[0].split() == ["NAME", "CLUSTER", "SERVER", "RBAC", "LOCATION", "SECRET"]
+    assert [line.split()[1] for line in lines[1:]] == ["rg-apps/app-a", "rg-apps/app-b"]  # by cluster id
+    assert world.writes() == 0 and world.calls["kube.Secret.list"] == 1
+    doc = main(world, "list", "-o", "json").json()
+    assert [c["cluster"] for c in doc["clusters"]] == sorted(r.id for r in refs)
+    assert all(c["name"].startswith(("app-a-", "app-b-")) and c["server"].startswith("https://") for c in doc["clusters"])
+    incluster = main(world, "list", env={**ENV, "WIF_TOPOLOGY": "in-cluster", "WIF_HUB_CLUSTER_ID": ""})
+    assert incluster.code == 2 and "in-cluster" in incluster.err
