@@ -35,6 +35,10 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--webhook-token-path", type=webhook.token_file, default=webhook.NEW_TOKEN_FILE,
                        metavar="new|old|PATH", help="where the workload identity webhook mounts Argo CD's token: "
                        "new (v1.6.0+, default), old (up to v1.5.1) or a path")
+    serve.add_argument("--arm-throttle", type=float, default=0.0, metavar="SCALE",
+                       help="throttle ARM as Azure documents, buckets and refill rates times SCALE (1 = Azure's; 0 = off)")
+    serve.add_argument("--no-arm-rbac", action="store_true",
+                       help="let any valid token do anything in ARM (default: authorize as Azure does)")
     serve.add_argument("--workdir", type=Path, default=None, help="where the CA and kubeconfig go (default: a temp dir)")
     sub.add_parser("demo", help="create a cluster and watch it get registered (see README)")
     return parser
@@ -46,7 +50,9 @@ def _log_line(entry: faults.LogEntry) -> None:
 
 def serve(args: argparse.Namespace) -> int:
     knobs = faults.Faults(latency_s=args.latency, propagation_delay_s=args.propagation_delay,
-                          provisioning_delay_s=args.provisioning_delay, webhook_token_file=args.webhook_token_path)
+                          provisioning_delay_s=args.provisioning_delay, webhook_token_file=args.webhook_token_path,
+                          arm_throttle=args.arm_throttle > 0, arm_throttle_scale=args.arm_throttle or 1.0,
+                          arm_rbac=not args.no_arm_rbac)
     stop = threading.Event()
 
     def on_signal(signum: int, frame: Optional[FrameType]) -> None:

@@ -162,3 +162,12 @@ def test_serve_takes_the_webhook_token_path() -> None:
 
     assert _parser().parse_args(["serve", "--webhook-token-path", "old"]).webhook_token_path == webhook.OLD_TOKEN_FILE
     assert _parser().parse_args(["serve"]).webhook_token_path == webhook.NEW_TOKEN_FILE
+
+
+def test_serve_takes_the_arm_knobs() -> None:
+    from wif_sandbox.__main__ import _parser
+
+    on = _parser().parse_args(["serve", "--arm-throttle", "0.5", "--no-arm-rbac"])
+    assert (on.arm_throttle, on.no_arm_rbac) == (0.5, True)
+    off = _parser().parse_args(["serve"])
+    assert (off.arm_throttle, off.no_arm_rbac) == (0.0, False)
