@@ -14,6 +14,7 @@ import pytest
 from azure.core.exceptions import ClientAuthenticationError
 from azure.identity import WorkloadIdentityCredential
 
+from tests import fakes
 from wif_sandbox import argo
 from wif_sandbox.arm.kubeconfig import AKS_SERVER_APP_ID
 from wif_sandbox.federation import FederatedCredential
@@ -24,17 +25,9 @@ CONTROLLER = "system:serviceaccount:argocd:argocd-application-controller"
 SERVER = "system:serviceaccount:argocd:argocd-server"
 
 
-class Clock:
-    def __init__(self) -> None:
-        self.now = 1000.0
-
-    def __call__(self) -> float:
-        return self.now
-
-
 @pytest.fixture
-def clocked(tmp_path: Path) -> Iterator[tuple[Sandbox, Clock]]:
-    clock = Clock()
+def clocked(tmp_path: Path) -> Iterator[tuple[Sandbox, fakes.Clock]]:
+    clock = fakes.Clock(1000.0)
     with Sandbox.start(tmp_path / "sb", targets=1, clock=clock) as sb:
         sb.faults.propagation_delay_s = 30.0
         yield sb, clock
@@ -57,7 +50,7 @@ def _controller_credential(sb: Sandbox, tmp_path: Path) -> WorkloadIdentityCrede
                                       connection_verify=str(sb.ca_bundle), retry_total=0)
 
 
-def test_no_credential_at_all_is_70021(clocked: tuple[Sandbox, Clock], tmp_path: Path) -> None:
+def test_no_credential_at_all_is_70021(clocked: tuple[Sandbox, fakes.Clock], tmp_path: Path) -> None:
     sb, _ = clocked
     issuer = sb.plane(sb.hub_id).issuer
     with pytest.raises(ClientAuthenticationError, match=f"AADSTS70021: .*Assertion Issuer: '{issuer}'. "
@@ -66,7 +59,7 @@ def test_no_credential_at_all_is_70021(clocked: tuple[Sandbox, Clock], tmp_path:
 
 
 @pytest.mark.parametrize("spelling", ["another cluster", "trailing slash"])
-def test_credentials_for_other_issuers_only_is_700211(clocked: tuple[Sandbox, Clock], tmp_path: Path,
+def test_credentials_for_other_issuers_only_is_700211(clocked: tuple[Sandbox, fakes.Clock], tmp_path: Path,
                                                       spelling: str) -> None:
     sb, clock = clocked
     hub_issuer = sb.plane(sb.hub_id).issuer
@@ -81,7 +74,7 @@ def test_credentials_for_other_issuers_only_is_700211(clocked: tuple[Sandbox, Cl
 
 
 @pytest.mark.parametrize("subject", [SERVER, CONTROLLER.upper()])
-def test_the_issuer_but_not_the_subject_is_700213(clocked: tuple[Sandbox, Clock], tmp_path: Path,
+def test_the_issuer_but_not_the_subject_is_700213(clocked: tuple[Sandbox, fakes.Clock], tmp_path: Path,
                                                   subject: str) -> None:
     sb, clock = clocked
     _trust(sb, "other-sa", sb.plane(sb.hub_id).issuer, subject, clock.now - 60)
@@ -92,7 +85,7 @@ def test_the_issuer_but_not_the_subject_is_700213(clocked: tuple[Sandbox, Clock]
            in refused.value.message
 
 
-def test_a_matching_credential_that_propagates_is_70021_then_works(clocked: tuple[Sandbox, Clock],
+def test_a_matching_credential_that_propagates_is_70021_then_works(clocked: tuple[Sandbox, fakes.Clock],
                                                                     tmp_path: Path) -> None:
     sb, clock = clocked
     issuer = sb.plane(sb.hub_id).issuer

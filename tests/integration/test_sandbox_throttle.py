@@ -13,6 +13,7 @@ import requests
 from azure.core.exceptions import HttpResponseError, ResourceNotFoundError
 from azure.mgmt.msi.v2024_11_30.models import FederatedIdentityCredential
 
+from tests import fakes
 from tests.conftest import Azure
 from tests.integration import wired
 from wif_core import errors, model
@@ -22,17 +23,9 @@ from wif_sandbox.world import Sandbox
 READS = "x-ms-ratelimit-remaining-subscription-reads"
 
 
-class Clock:
-    def __init__(self) -> None:
-        self.now = 0.0
-
-    def __call__(self) -> float:
-        return self.now
-
-
 @pytest.fixture
-def clock(sandbox: Sandbox) -> Clock:
-    virtual = Clock()
+def clock(sandbox: Sandbox) -> fakes.Clock:
+    virtual = fakes.Clock(0.0)
     sandbox.arm.throttle = throttle.Throttle(sandbox.faults, virtual)
     sandbox.faults.arm_throttle, sandbox.faults.arm_throttle_scale = True, 0.02
     sandbox.faults.msi_write_hold_s = 0.0
@@ -48,7 +41,7 @@ def _hub(sb: Sandbox) -> tuple[str, str]:
     return ref.resource_group, ref.name
 
 
-def test_the_sixth_read_is_refused_with_retry_after(sandbox: Sandbox, azure: Azure, clock: Clock) -> None:
+def test_the_sixth_read_is_refused_with_retry_after(sandbox: Sandbox, azure: Azure, clock: fakes.Clock) -> None:
     rg, name = _hub(sandbox)
     seen = [azure.aks.managed_clusters.get(rg, name, cls=_headers)[READS] for _ in range(5)]
     assert seen == ["4", "3", "2", "1", "0"]
@@ -64,7 +57,7 @@ def test_the_sixth_read_is_refused_with_retry_after(sandbox: Sandbox, azure: Azu
     assert sandbox.log.status_counts()["arm managedClusters.get 429"] == 1
 
 
-def test_every_answer_carries_the_remaining_counts(sandbox: Sandbox, azure: Azure, clock: Clock) -> None:
+def test_every_answer_carries_the_remaining_counts(sandbox: Sandbox, azure: Azure, clock: fakes.Clock) -> None:
     rg, name = _hub(sandbox)
     fics = azure.msi.federated_identity_credentials
     made = fics.create_or_update("rg-argocd", "id-argocd", "c-1", FederatedIdentityCredential(
@@ -78,7 +71,7 @@ def test_every_answer_carries_the_remaining_counts(sandbox: Sandbox, azure: Azur
     assert missing.value.response.headers[READS] == "4"
 
 
-def test_the_metadata_endpoint_is_not_throttled(sandbox: Sandbox, clock: Clock) -> None:
+def test_the_metadata_endpoint_is_not_throttled(sandbox: Sandbox, clock: fakes.Clock) -> None:
     url = f"{sandbox.arm.url}/metadata/endpoints?api-version=2022-09-01"
     answers = [requests.get(url, verify=sandbox.env["REQUESTS_CA_BUNDLE"], timeout=10) for _ in range(8)]
     assert {a.status_code for a in answers} == {200}
@@ -92,7 +85,7 @@ def test_off_by_default(sandbox: Sandbox, azure: Azure) -> None:
         assert READS not in azure.aks.managed_clusters.get(rg, name, cls=_headers)
 
 
-def test_the_adapter_maps_it_to_throttled_with_the_delay(sandbox: Sandbox, azure: Azure, clock: Clock,
+def test_the_adapter_maps_it_to_throttled_with_the_delay(sandbox: Sandbox, azure: Azure, clock: fakes.Clock,
                                                          monkeypatch: pytest.MonkeyPatch) -> None:
     w = wired.wire(sandbox, monkeypatch, facts_ttl_s=0.0)  # every read goes to ARM
     ref = model.ClusterRef.parse(sandbox.hub_id)
