@@ -19,22 +19,7 @@ import traceback
 from dataclasses import dataclass
 from typing import IO, Callable, Mapping, NoReturn, Optional, Sequence, TextIO, cast
 
-from wif_core import (
-    chain,
-    cli_output,
-    config,
-    errors,
-    events,
-    helm_values,
-    inventory,
-    manifests,
-    model,
-    plan,
-    ports,
-    provenance,
-    runner,
-)
-from wif_core.steps import deregister, discover
+from wif_core import chain, cli_guards, cli_output, config, errors, events, helm_values, inventory, model, plan, ports, runner
 
 PortsFactory = Callable[[config.Settings], ports.Ports]
 OK, FAILED, BAD_INPUT, INTERRUPTED = 0, 1, 2, 130
@@ -267,60 +252,16 @@ def _list(args: argparse.Namespace, ctx: _Context) -> int:
     return OK
 
 
-class _NotEligible(Exception):
-    """The CLI's onboard stops: the register chain's next step would remove the registration."""
-
-    def __init__(self, results: dict[str, object]) -> None:
-        super().__init__("not eligible")
-        self.results = results
-
-
-class _OnboardRunner(runner.Runner):
-    """The register chain as a person runs it: it never removes anything.
-
-    Events and the function app keep the chain's last step, which takes out a cluster that lost
-    its opt-in tag; someone who typed ``onboard`` is told instead, since removal is ``offboard``.
-    The hub still reaches that step: for the hub it only reports the skip, without a look.
-    """
-
-    def _step(self, step: chain.Step, ref: model.ClusterRef, results: dict[str, object], started: float) -> object:
-        if step.name == "deregister" and not discover.is_hub(self.settings, ref):
-            raise _NotEligible(results)
-        return super()._step(step, ref, results, started)
-
-
-def _not_eligible(results: dict[str, object]) -> str:
-    found = results.get("discover")
-    why = found.reason if isinstance(found, model.Discovered) else "outside the opt-in"
-    return f"not eligible: {why}; nothing changed (use offboard to remove it)"
-
-
 def _onboard(args: argparse.Namespace, ctx: _Context) -> int:
     ref = model.ClusterRef.parse(args.cluster)
     settings = ctx.settings()
-    run = _OnboardRunner(ctx.ports(settings), settings, clock=ctx.clock, sleep=ctx.sleep,
-                         on_progress=cli_output.Progress(ctx.err, chain.REGISTER, quiet=("deregister",)))
+    run = cli_guards.OnboardRunner(ctx.ports(settings), settings, clock=ctx.clock, sleep=ctx.sleep,
+                                   on_progress=cli_output.Progress(ctx.err, chain.REGISTER, quiet=("deregister",)))
     try:
         report = run.run("register", ref)
-    except _NotEligible as e:
-        report = runner.Report(cluster=ref.id, chain="register", ok=False, error=_not_eligible(e.results),
-                               results=e.results)
+    except cli_guards.NotEligible as e:
+        report = cli_guards.not_eligible(ref, e.results)
     return ctx.report(report, args.output)
-
-
-def _unregistered(p: ports.Ports, settings: config.Settings, ref: model.ClusterRef) -> str:
-    """Why ``ref`` has no registration to verify ("" when our Secret is there): one read, no polling."""
-    if settings.topology == "hub":
-        assert settings.hub is not None  # Settings guarantee it for this topology
-        where = p.clusters.get_cluster(settings.hub)
-    else:
-        where = p.clusters.get_cluster(ref)  # in-cluster: the Secret lives on the target itself
-    owner, _ = deregister.secret_owner(p, settings, where, ref)
-    if owner == provenance.OURS:
-        return ""
-    secret = f"{settings.namespace}/{manifests.secret_name(ref)}"
-    found = f"no Secret {secret}" if owner == "absent" else f"Secret {secret} is not ours ({owner})"
-    return f"not registered ({found} on {where.ref.name}); run onboard"
 
 
 def _verify(args: argparse.Namespace, ctx: _Context) -> int:
@@ -328,8 +269,7 @@ def _verify(args: argparse.Namespace, ctx: _Context) -> int:
     settings = ctx.settings()
     p = ctx.ports(settings)
     # Checked first: the SubjectAccessReview of a cluster never onboarded would poll until its deadline.
-    # Outside the allowed scopes and the hub are left to the chain, which says so itself.
-    missing = _unregistered(p, settings, ref) if settings.allows(ref) and not discover.is_hub(settings, ref) else ""
+    missing = cli_guards.unregistered(p, settings, ref)
     if missing:
         report = runner.Report(cluster=ref.id, chain="verify", ok=False, error=missing)
     else:
