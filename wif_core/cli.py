@@ -1,9 +1,10 @@
 """``python -m wif_core``: event | plan | onboard | offboard | verify | argocd-values | list.
 
 Exit codes: 0 ok, 1 failed, 2 bad input (a bad event, id, setting or
-argument). Every error is one line on stderr, ``error: ...``; ``--debug`` adds
-the traceback. Only commands that talk to Azure load ``wif_core.adapters``
-(and with it the Azure SDKs), so ``event --dry-run`` needs nothing else.
+argument), 130 interrupted. Every error is one line on stderr, ``error: ...``;
+``--debug`` adds the traceback. ``wif_core.cli_output`` renders what is printed.
+Only commands that talk to Azure load ``wif_core.adapters`` (and with it the
+Azure SDKs), so ``event --dry-run`` needs nothing else.
 """
 from __future__ import annotations
 
@@ -18,7 +19,7 @@ import traceback
 from dataclasses import dataclass
 from typing import IO, Callable, Mapping, NoReturn, Optional, Sequence, TextIO, cast
 
-from wif_core import chain, codec, config, errors, events, helm_values, inventory, model, plan, ports, runner
+from wif_core import chain, cli_guards, cli_output, config, errors, events, helm_values, inventory, model, plan, ports, runner
 
 PortsFactory = Callable[[config.Settings], ports.Ports]
 OK, FAILED, BAD_INPUT, INTERRUPTED = 0, 1, 2, 130
@@ -42,11 +43,24 @@ class _Parser(argparse.ArgumentParser):
         raise _Exit(status)
 
 
+class _Version(argparse.Action):
+    """``--version``: read only when asked (importlib.metadata, else pyproject.toml)."""
+
+    def __init__(self, option_strings: Sequence[str], dest: str = argparse.SUPPRESS, help: Optional[str] = None) -> None:
+        super().__init__(option_strings, dest, nargs=0, default=argparse.SUPPRESS, help=help)
+
+    def __call__(self, parser: argparse.ArgumentParser, namespace: argparse.Namespace, values: object,
+                 option_string: Optional[str] = None) -> None:
+        sys.stdout.write(f"{cli_output.PACKAGE} {cli_output.version()}\n")
+        parser.exit()
+
+
 def _parser() -> _Parser:
     common = _Parser(add_help=False)
     common.add_argument("--debug", action="store_true", default=argparse.SUPPRESS, help="show tracebacks")
     p = _Parser(prog="python -m wif_core", parents=[common],
                 description="Register AKS clusters into Argo CD with workload identity: no stored credential.")
+    p.add_argument("--version", action=_Version, help="print the version and exit")
     sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
     ev = sub.add_parser("event", parents=[common], help="classify Event Grid events (both schemas); run them")
     ev.add_argument("file", metavar="FILE|-", help="JSON payload: one event or an array; - reads stdin")
@@ -56,8 +70,12 @@ def _parser() -> _Parser:
     pl.add_argument("-o", "--output", choices=("yaml", "json"), default="yaml")
     for name, what in (("onboard", "run the whole chain"), ("offboard", "remove what onboarding created"),
                        ("verify", "check the Argo CD identity's access (SubjectAccessReview)")):
-        sub.add_parser(name, parents=[common], help=what).add_argument(
-            "--cluster", required=True, metavar="ID", help="ARM id of the AKS cluster")
+        one = sub.add_parser(name, parents=[common], help=what)
+        one.add_argument("--cluster", required=True, metavar="ID", help="ARM id of the AKS cluster")
+        one.add_argument("-o", "--output", choices=("text", "json", "yaml"), default="text",
+                         help="text: one line for a person (default); json|yaml: the whole run")
+        if name == "offboard":
+            one.add_argument("-y", "--yes", action="store_true", help="do not ask first (asked only on a terminal)")
     av = sub.add_parser("argocd-values", parents=[common],
                         help="print the argo-cd Helm chart values that turn on workload identity on the hub")
     av.add_argument("-o", "--output", choices=("yaml", "json"), default="yaml")
@@ -74,6 +92,7 @@ class _Context:
     ports_factory: Optional[PortsFactory]
     clock: Callable[[], float] = time.monotonic
     sleep: Callable[[float], None] = time.sleep
+    stdin: Optional[TextIO] = None
 
     def settings(self) -> config.Settings:
         return config.Settings.from_env(self.env)
@@ -88,8 +107,12 @@ class _Context:
                                         "install requirements.txt into this Python") from e
         return cast(PortsFactory, bootstrap.build)(settings)
 
+    def error_prefix(self) -> str:
+        return cli_output.paint("error:", cli_output.RED, cli_output.colour(self.err, self.env))
+
     def failed(self, report: runner.Report) -> None:
-        self.err.write(f"error: {report.chain} {report.cluster}: {report.failed_step}: {_one_line(report.error)}\n")
+        step = f"{report.failed_step}: " if report.failed_step else ""
+        self.err.write(f"{self.error_prefix()} {report.chain} {report.cluster}: {step}{_one_line(report.error)}\n")
 
     def outcome(self, report: runner.Report) -> None:
         """The run's last line on stderr: the error, or why the cluster was skipped (exit 0)."""
@@ -98,16 +121,27 @@ class _Context:
             return
         why = _skipped(report)
         if why:
-            self.err.write(f"skipped: {report.cluster}: {_one_line(why)}\n")
+            skipped = cli_output.paint("skipped:", cli_output.YELLOW, cli_output.colour(self.err, self.env))
+            self.err.write(f"{skipped} {report.cluster}: {_one_line(why)}\n")
 
+    def report(self, report: runner.Report, output: str) -> int:
+        """A chain's run on stdout (a line for a person, or the whole run), then its outcome on stderr."""
+        if output == "text":
+            line = cli_output.human(report).rstrip("\n")
+            if line:
+                self.out.write(cli_output.paint(line, cli_output.GREEN, cli_output.colour(self.out, self.env)) + "\n")
+        else:
+            self.out.write(cli_output.machine(report, output))
+        self.out.flush()
+        self.outcome(report)
+        return OK if report.ok else FAILED
 
     def emit(self, doc: object) -> None:
         self.out.write(json.dumps(doc, sort_keys=False) + "\n")
         self.out.flush()
 
 
-def _one_line(text: str) -> str:
-    return " ".join(text.split()) or "(no message)"
+_one_line = cli_output.one_line
 
 
 def _skipped(report: runner.Report) -> str:
@@ -143,35 +177,9 @@ def _scopes(env: Mapping[str, str]) -> Optional[tuple[model.Scope, ...]]:
         raise errors.ConfigError(f"WIF_ALLOWED_SCOPES: {e.message}") from None
 
 
-class _Progress:
-    """``[3/6] await_propagation  waiting (attempt 2): AADSTS70021 ...  4.1s`` on stderr."""
-
-    def __init__(self, err: TextIO, steps: Sequence[chain.Step]) -> None:
-        self.err, self.names = err, [s.name for s in steps]
-        self.extra = {s.name for s in chain.ROLLBACK}  # shown as [+] when a failed onboarding rolls back
-
-    def __call__(self, event: runner.Progress) -> None:
-        n = self.names.index(event.step) + 1 if event.step in self.names else 0
-        if event.step in self.extra:
-            message = _one_line(event.message)[:300] if event.message else ""
-            self.err.write(f"[+] {event.step:<19} {event.status}{': ' + message if message else ''}\n")
-            self.err.flush()
-            return
-        status = event.status if event.status not in ("retrying", "waiting") else f"{event.status} (attempt {event.attempt})"
-        message = _one_line(event.message)[:160] if event.message else ""
-        took = f"  {event.seconds:.1f}s" if event.status not in ("started", "skipped") else ""
-        self.err.write(f"[{n}/{len(self.names)}] {event.step:<17} {status}{': ' + message if message else ''}{took}\n")
-        self.err.flush()
-
-
-def _summary(report: runner.Report) -> dict[str, object]:
-    return {"cluster": report.cluster, "chain": report.chain, "ok": report.ok, "error": report.error,
-            "failed_step": report.failed_step, "seconds": {k: round(v, 3) for k, v in report.seconds.items()},
-            "results": {k: codec.encode(v) for k, v in report.results.items()}}
-
-
 def _runner(ctx: _Context, p: ports.Ports, settings: config.Settings, name: str) -> runner.Runner:
-    return runner.Runner(p, settings, clock=ctx.clock, sleep=ctx.sleep, on_progress=_Progress(ctx.err, chain.CHAINS[name]))
+    return runner.Runner(p, settings, clock=ctx.clock, sleep=ctx.sleep,
+                         on_progress=cli_output.Progress(ctx.err, chain.CHAINS[name]))
 
 
 def _event(args: argparse.Namespace, ctx: _Context) -> int:
@@ -244,38 +252,72 @@ def _list(args: argparse.Namespace, ctx: _Context) -> int:
     return OK
 
 
-def _chain(name: str) -> Callable[[argparse.Namespace, _Context], int]:
-    def command(args: argparse.Namespace, ctx: _Context) -> int:
-        ref = model.ClusterRef.parse(args.cluster)
-        settings = ctx.settings()
-        report = _runner(ctx, ctx.ports(settings), settings, name).run(name, ref)
-        ctx.emit(_summary(report))
-        ctx.outcome(report)
-        return OK if report.ok else FAILED
+def _onboard(args: argparse.Namespace, ctx: _Context) -> int:
+    ref = model.ClusterRef.parse(args.cluster)
+    settings = ctx.settings()
+    run = cli_guards.OnboardRunner(ctx.ports(settings), settings, clock=ctx.clock, sleep=ctx.sleep,
+                                   on_progress=cli_output.Progress(ctx.err, chain.REGISTER, quiet=("deregister",)))
+    try:
+        report = run.run("register", ref)
+    except cli_guards.NotEligible as e:
+        report = cli_guards.not_eligible(ref, e.results)
+    return ctx.report(report, args.output)
 
-    return command
+
+def _verify(args: argparse.Namespace, ctx: _Context) -> int:
+    ref = model.ClusterRef.parse(args.cluster)
+    settings = ctx.settings()
+    p = ctx.ports(settings)
+    # Checked first: the SubjectAccessReview of a cluster never onboarded would poll until its deadline.
+    missing = cli_guards.unregistered(p, settings, ref)
+    if missing:
+        report = runner.Report(cluster=ref.id, chain="verify", ok=False, error=missing)
+    else:
+        report = _runner(ctx, p, settings, "verify").run("verify", ref)
+    return ctx.report(report, args.output)
+
+
+def _confirmed(ctx: _Context, ref: model.ClusterRef) -> bool:
+    """On a terminal, unless --yes: ask. Scripts (no terminal) are not asked, as before."""
+    stdin = ctx.stdin or sys.stdin
+    if not cli_output.is_terminal(stdin):
+        return True
+    ctx.err.write(f"offboard {ref.name}: delete its Argo CD cluster Secret, and the access and federated "
+                  "credentials created for it? [y/N] ")
+    ctx.err.flush()
+    return stdin.readline().strip().lower() in ("y", "yes")
+
+
+def _offboard(args: argparse.Namespace, ctx: _Context) -> int:
+    ref = model.ClusterRef.parse(args.cluster)
+    settings = ctx.settings()
+    if not args.yes and not _confirmed(ctx, ref):
+        ctx.err.write(f"{ctx.error_prefix()} offboard {ref.id}: not confirmed; nothing changed\n")
+        return FAILED
+    report = _runner(ctx, ctx.ports(settings), settings, "deregister").run("deregister", ref)
+    return ctx.report(report, args.output)
 
 
 _COMMANDS: dict[str, Callable[[argparse.Namespace, _Context], int]] = {
-    "event": _event, "plan": _plan, "onboard": _chain("register"), "offboard": _chain("deregister"),
-    "verify": _chain("verify"), "argocd-values": _argocd_values, "list": _list,
+    "event": _event, "plan": _plan, "onboard": _onboard, "offboard": _offboard,
+    "verify": _verify, "argocd-values": _argocd_values, "list": _list,
 }
 
 
 def main(argv: Optional[Sequence[str]] = None, *, ports_factory: Optional[PortsFactory] = None,
          env: Optional[Mapping[str, str]] = None, stdout: Optional[TextIO] = None,
          stderr: Optional[TextIO] = None, clock: Callable[[], float] = time.monotonic,
-         sleep: Callable[[float], None] = time.sleep) -> int:
+         sleep: Callable[[float], None] = time.sleep, stdin: Optional[TextIO] = None) -> int:
     """Run one command; returns the exit code. Tests inject ports, settings, streams, clock and sleep."""
     args_list = list(sys.argv[1:] if argv is None else argv)
     out, err = stdout or sys.stdout, stderr or sys.stderr
-    ctx = _Context(os.environ if env is None else env, out, err, ports_factory, clock, sleep)
+    ctx = _Context(os.environ if env is None else env, out, err, ports_factory, clock, sleep, stdin)
     debug = "--debug" in args_list
 
     def fail(code: int, message: str, exc: Optional[BaseException] = None) -> int:
         if debug and exc is not None:
             traceback.print_exception(exc, file=cast(IO[str], err))
-        err.write(f"error: {_one_line(message)}\n")
+        err.write(f"{ctx.error_prefix()} {_one_line(message)}\n")
         err.flush()
         return code
 

@@ -1,8 +1,8 @@
 """Every app setting, read once from the environment and validated.
 
 ``Settings.from_env()`` fails at start with one line naming the variable and
-what it expects. ``SETTING_NAMES`` is the list README, ``local.settings.sample.json``
-and ``infra/`` are checked against.
+what it expects (every variable to fix, when there are several). ``SETTING_NAMES``
+is the list README, ``local.settings.sample.json`` and ``infra/`` are checked against.
 """
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import os
 import re
 import string
 from dataclasses import dataclass, field
-from typing import Callable, Mapping, Optional, TypeVar
+from typing import Callable, Iterable, Mapping, Optional, TypeVar, cast
 
 from wif_core import errors, model
 
@@ -173,46 +173,88 @@ class Settings:
 
     @classmethod
     def from_env(cls, env: Optional[Mapping[str, str]] = None) -> Settings:
-        env = os.environ if env is None else env
-
-        def get(name: str) -> str:
-            default, _ = SETTINGS[name]
-            raw = env.get(name)
-            if raw is None or not raw.strip():
-                if default is None:
-                    raise errors.ConfigError(f"{name} is not set: {SETTINGS[name][1]}")
-                return default
-            return raw
-
-        topology = _choice("WIF_TOPOLOGY", get("WIF_TOPOLOGY"), ("hub", "in-cluster"))
+        get = _reader(os.environ if env is None else env)
+        problems = _Problems()  # every setting is tried, so that one run names all there are to fix
+        keep = problems.keep
+        topology = keep(lambda: _choice("WIF_TOPOLOGY", get("WIF_TOPOLOGY"), ("hub", "in-cluster")))
         hub_raw = get("WIF_HUB_CLUSTER_ID").strip()
         if topology == "hub" and not hub_raw:
-            raise errors.ConfigError(f"WIF_HUB_CLUSTER_ID is not set: {SETTINGS['WIF_HUB_CLUSTER_ID'][1]}")
-        return cls(
-            hub=_parsed("WIF_HUB_CLUSTER_ID", hub_raw, model.ClusterRef.parse) if hub_raw else None,
-            identity=_parsed("WIF_ARGOCD_IDENTITY_ID", get("WIF_ARGOCD_IDENTITY_ID"), model.IdentityRef.parse),
-            allowed_scopes=_scopes(get("WIF_ALLOWED_SCOPES")),
-            namespace=_dns("WIF_ARGOCD_NAMESPACE", get("WIF_ARGOCD_NAMESPACE"), _DNS_LABEL, "a namespace name"),
-            service_accounts=_service_accounts(get("WIF_ARGOCD_SERVICE_ACCOUNTS")),
+            problems.add(errors.ConfigError(f"WIF_HUB_CLUSTER_ID is not set: {SETTINGS['WIF_HUB_CLUSTER_ID'][1]}"))
+        settings = cls(
+            hub=keep(lambda: _parsed("WIF_HUB_CLUSTER_ID", hub_raw, model.ClusterRef.parse) if hub_raw else None),
+            identity=keep(lambda: _parsed("WIF_ARGOCD_IDENTITY_ID", get("WIF_ARGOCD_IDENTITY_ID"), model.IdentityRef.parse)),
+            allowed_scopes=keep(lambda: _scopes(get("WIF_ALLOWED_SCOPES"))),
+            namespace=keep(lambda: _dns("WIF_ARGOCD_NAMESPACE", get("WIF_ARGOCD_NAMESPACE"), _DNS_LABEL, "a namespace name")),
+            service_accounts=keep(lambda: _service_accounts(get("WIF_ARGOCD_SERVICE_ACCOUNTS"))),
             topology=topology,
-            rbac_mode=_choice("WIF_RBAC_MODE", get("WIF_RBAC_MODE"), ("auto", "kubernetes", "azure")),
-            cluster_role=_dns("WIF_CLUSTER_ROLE", get("WIF_CLUSTER_ROLE"), _DNS_SUBDOMAIN, "a ClusterRole name"),
-            azure_rbac_role_id=_guid("WIF_AZURE_RBAC_ROLE_ID", get("WIF_AZURE_RBAC_ROLE_ID")),
-            opt_in_tag=_opt_in(get("WIF_OPT_IN_TAG")),
-            label_tags=_label_tags(get("WIF_LABEL_TAGS")),
-            run_command=_bool("WIF_RUN_COMMAND", get("WIF_RUN_COMMAND")),
-            verify=_bool("WIF_VERIFY", get("WIF_VERIFY")),
-            provisioning_timeout_s=_seconds("WIF_PROVISIONING_TIMEOUT_SECONDS", get("WIF_PROVISIONING_TIMEOUT_SECONDS")),
-            propagation_timeout_s=_seconds("WIF_PROPAGATION_TIMEOUT_SECONDS", get("WIF_PROPAGATION_TIMEOUT_SECONDS")),
-            arm_endpoint=_https("WIF_ARM_ENDPOINT", get("WIF_ARM_ENDPOINT")),
-            authority_host=_https("AZURE_AUTHORITY_HOST", get("AZURE_AUTHORITY_HOST")),
-            aks_server_app_id=_guid("WIF_AKS_SERVER_APP_ID", get("WIF_AKS_SERVER_APP_ID")),
-            aad_environment_name=_aad_env(get("WIF_AAD_ENVIRONMENT_NAME")),
-            cluster_name_template=_name_template(get("WIF_CLUSTER_NAME_TEMPLATE")),
-            federated_token_file=_abs_path("WIF_FEDERATED_TOKEN_FILE", get("WIF_FEDERATED_TOKEN_FILE")),
-            argocd_authority_host=_optional(get("WIF_ARGOCD_AUTHORITY_HOST"),
-                                            lambda raw: _https("WIF_ARGOCD_AUTHORITY_HOST", raw) + "/"),
+            rbac_mode=keep(lambda: _choice("WIF_RBAC_MODE", get("WIF_RBAC_MODE"), ("auto", "kubernetes", "azure"))),
+            cluster_role=keep(lambda: _dns("WIF_CLUSTER_ROLE", get("WIF_CLUSTER_ROLE"), _DNS_SUBDOMAIN, "a ClusterRole name")),
+            azure_rbac_role_id=keep(lambda: _guid("WIF_AZURE_RBAC_ROLE_ID", get("WIF_AZURE_RBAC_ROLE_ID"))),
+            opt_in_tag=keep(lambda: _opt_in(get("WIF_OPT_IN_TAG"))),
+            label_tags=keep(lambda: _label_tags(get("WIF_LABEL_TAGS"))),
+            run_command=keep(lambda: _bool("WIF_RUN_COMMAND", get("WIF_RUN_COMMAND"))),
+            verify=keep(lambda: _bool("WIF_VERIFY", get("WIF_VERIFY"))),
+            provisioning_timeout_s=keep(lambda: _seconds("WIF_PROVISIONING_TIMEOUT_SECONDS",
+                                                         get("WIF_PROVISIONING_TIMEOUT_SECONDS"))),
+            propagation_timeout_s=keep(lambda: _seconds("WIF_PROPAGATION_TIMEOUT_SECONDS",
+                                                        get("WIF_PROPAGATION_TIMEOUT_SECONDS"))),
+            arm_endpoint=keep(lambda: _https("WIF_ARM_ENDPOINT", get("WIF_ARM_ENDPOINT"))),
+            authority_host=keep(lambda: _https("AZURE_AUTHORITY_HOST", get("AZURE_AUTHORITY_HOST"))),
+            aks_server_app_id=keep(lambda: _guid("WIF_AKS_SERVER_APP_ID", get("WIF_AKS_SERVER_APP_ID"))),
+            aad_environment_name=keep(lambda: _aad_env(get("WIF_AAD_ENVIRONMENT_NAME"))),
+            cluster_name_template=keep(lambda: _name_template(get("WIF_CLUSTER_NAME_TEMPLATE"))),
+            federated_token_file=keep(lambda: _abs_path("WIF_FEDERATED_TOKEN_FILE", get("WIF_FEDERATED_TOKEN_FILE"))),
+            argocd_authority_host=keep(lambda: _optional(get("WIF_ARGOCD_AUTHORITY_HOST"),
+                                                         lambda raw: _https("WIF_ARGOCD_AUTHORITY_HOST", raw) + "/")),
         )
+        problems.check()
+        return settings
+
+
+def _reader(env: Mapping[str, str]) -> Callable[[str], str]:
+    def get(name: str) -> str:
+        default, _ = SETTINGS[name]
+        raw = env.get(name)
+        if raw is None or not raw.strip():
+            if default is None:
+                raise errors.ConfigError(f"{name} is not set: {SETTINGS[name][1]}")
+            return default
+        return raw
+
+    return get
+
+
+class _Problems:
+    """The settings' errors, collected: one line for all of them (a single one keeps its own message)."""
+
+    def __init__(self) -> None:
+        self.found: list[errors.ConfigError] = []
+
+    def add(self, e: errors.ConfigError) -> None:
+        self.found.append(e)
+
+    def keep(self, read: Callable[[], T]) -> T:
+        try:
+            return read()
+        except errors.ConfigError as e:
+            self.add(e)
+            return cast(T, None)  # never used: check() raises before the Settings are returned
+
+    def check(self) -> None:
+        if len(self.found) == 1:
+            raise self.found[0]
+        if self.found:
+            raise errors.ConfigError(join(e.message for e in self.found))
+
+
+def join(messages: Iterable[str]) -> str:
+    """``A, B are not set; C must be ...``: the missing ones by name (README has what each is), then the rest."""
+    messages = list(messages)
+    missing = [m.split()[0] for m in messages if " is not set" in m.split(":")[0]]
+    rest = [m for m in messages if " is not set" not in m.split(":")[0]]
+    # " and ", not commas: the message still starts with a variable's name, alone
+    head = [f"{' and '.join(missing)} {'is' if len(missing) == 1 else 'are'} not set (see README, Settings)"] if missing else []
+    return "; ".join(head + rest)
 
 
 def _scopes(raw: str) -> tuple[model.Scope, ...]:

@@ -141,9 +141,18 @@ class Captured:
         return json.loads(self.out)
 
 
-def main(world: fakes.World, *args: str, env: Optional[dict[str, str]] = None) -> Captured:
-    out, err = io.StringIO(), io.StringIO()
-    code = cli.main(list(args), ports_factory=lambda settings: world.ports(), env=env or ENV, stdout=out, stderr=err)
+class Terminal(io.StringIO):
+    """A stream that says it is a terminal, as a person's would."""
+
+    def isatty(self) -> bool:
+        return True
+
+
+def main(world: fakes.World, *args: str, env: Optional[dict[str, str]] = None,
+         stdin: Optional[io.StringIO] = None, stdout: Optional[io.StringIO] = None) -> Captured:
+    out, err = stdout or io.StringIO(), io.StringIO()
+    code = cli.main(list(args), ports_factory=lambda settings: world.ports(), env=env or ENV, stdout=out, stderr=err,
+                    stdin=stdin or io.StringIO())
     return Captured(code, out.getvalue(), err.getvalue())
 
 
@@ -222,7 +231,7 @@ PROGRESS = re.compile(r"^\[(\d)/(\d)\] (\w+) +(started|done|skipped|failed|waiti
 
 def test_onboard_prints_progress_and_a_json_summary_and_a_second_run_writes_nothing(world: fakes.World) -> None:
     ref = world.add_cluster(fakes.cluster_id("app1"))
-    first = main(world, "onboard", "--cluster", ref.id)
+    first = main(world, "onboard", "--cluster", ref.id, "-o", "json")
     assert first.code == 0, first.err
     summary = first.json()
     assert summary["ok"] is True and summary["cluster"] == ref.id and summary["chain"] == "register"
@@ -231,7 +240,7 @@ def test_onboard_prints_progress_and_a_json_summary_and_a_second_run_writes_noth
     assert all(PROGRESS.match(line) for line in progress), progress
     assert any(line.startswith("[6/7] register") and line.endswith("s") and " done: " in line for line in progress)
     writes = world.writes()
-    second = main(world, "onboard", "--cluster", ref.id)
+    second = main(world, "onboard", "--cluster", ref.id, "-o", "json")
     assert second.code == 0 and world.writes() == writes
     assert second.json()["results"]["register"]["action"] == "unchanged"
 
@@ -245,7 +254,7 @@ def test_onboard_shows_waiting_with_the_attempt(world: fakes.World) -> None:
         now[0] += seconds
 
     out, err = io.StringIO(), io.StringIO()
-    code = cli.main(["onboard", "--cluster", ref.id], ports_factory=lambda s: world.ports(), env=ENV, stdout=out,
+    code = cli.main(["onboard", "--cluster", ref.id, "-o", "json"], ports_factory=lambda s: world.ports(), env=ENV, stdout=out,
                     stderr=err, clock=lambda: now[0], sleep=sleep)
     assert code == 0, err.getvalue()
     progress = err.getvalue().splitlines()
@@ -258,7 +267,7 @@ def test_onboard_shows_waiting_with_the_attempt(world: fakes.World) -> None:
 def test_onboard_failure_exits_1_with_the_summary_and_one_error_line(world: fakes.World) -> None:
     ref = world.add_cluster(fakes.cluster_id("app1"))
     elsewhere = {**ENV, "WIF_ALLOWED_SCOPES": f"/subscriptions/{fakes.SUB}/resourceGroups/other"}
-    result = main(world, "onboard", "--cluster", ref.id, env=elsewhere)
+    result = main(world, "onboard", "--cluster", ref.id, "-o", "json", env=elsewhere)
     assert result.code == 1
     assert result.json()["ok"] is False and result.json()["failed_step"] == "discover"
     errors_ = [line for line in result.err.splitlines() if line.startswith("error: ")]
@@ -267,13 +276,14 @@ def test_onboard_failure_exits_1_with_the_summary_and_one_error_line(world: fake
 
 def test_offboard_and_verify(world: fakes.World) -> None:
     ref = world.add_cluster(fakes.cluster_id("app1"))
-    denied = main(world, "verify", "--cluster", ref.id, env={**ENV, "WIF_PROPAGATION_TIMEOUT_SECONDS": "1"})
-    assert denied.code == 1 and "may not list namespaces" in denied.json()["error"]
     assert main(world, "onboard", "--cluster", ref.id).code == 0
-    verified = main(world, "verify", "--cluster", ref.id, env={**ENV, "WIF_VERIFY": "false"})
+    verified = main(world, "verify", "--cluster", ref.id, "-o", "json", env={**ENV, "WIF_VERIFY": "false"})
     assert verified.code == 0 and verified.json()["results"]["verify"]["allowed"] is True
     assert [line.split()[1] for line in verified.err.splitlines() if " done" in line] == ["discover", "verify"]
-    off = main(world, "offboard", "--cluster", ref.id)
+    world.objects[ref.key] = {k: v for k, v in world.objects[ref.key].items() if k[0] != "ClusterRoleBinding"}
+    denied = main(world, "verify", "--cluster", ref.id, "-o", "json", env={**ENV, "WIF_PROPAGATION_TIMEOUT_SECONDS": "1"})
+    assert denied.code == 1 and "may not list namespaces" in denied.json()["error"]
+    off = main(world, "offboard", "--cluster", ref.id, "-o", "json")
     assert off.code == 0 and off.json()["results"]["deregister"]["secret"] == "deleted"
     assert world.object(fakes.HUB_ID, "Secret", "argocd", manifests.secret_name(ref)) is None
 
@@ -426,3 +436,150 @@ def test_list_shows_the_registered_clusters_as_a_table_and_as_json(world: fakes.
     assert all(c["name"].startswith(("app-a-", "app-b-")) and c["server"].startswith("https://") for c in doc["clusters"])
     incluster = main(world, "list", env={**ENV, "WIF_TOPOLOGY": "in-cluster", "WIF_HUB_CLUSTER_ID": ""})
     assert incluster.code == 2 and "in-cluster" in incluster.err
+
+
+# ---- verify of a cluster never onboarded --------------------------------------------------
+
+def no_sleep(seconds: float) -> None:
+    raise AssertionError(f"slept {seconds}s: nothing may poll here")
+
+
+def test_verify_of_a_cluster_never_onboarded_answers_at_once(world: fakes.World) -> None:
+    ref = world.add_cluster(fakes.cluster_id("app1"))
+    out, err = io.StringIO(), io.StringIO()
+    code = cli.main(["verify", "--cluster", ref.id], ports_factory=lambda s: world.ports(), env=ENV, stdout=out,
+                    stderr=err, sleep=no_sleep)
+    secret = manifests.secret_name(ref)
+    assert code == 1 and out.getvalue() == ""
+    assert err.getvalue() == f"error: verify {ref.id}: not registered (no Secret argocd/{secret} on hub); run onboard\n"
+    assert not any(op.startswith(("kube.SubjectAccessReview", "entra.")) for op in world.calls), world.calls
+    assert world.writes() == 0
+    as_json = main(world, "verify", "--cluster", ref.id, "-o", "json")
+    assert as_json.code == 1 and as_json.json()["ok"] is False and "run onboard" in as_json.json()["error"]
+
+
+def test_verify_refuses_a_secret_that_is_not_ours(world: fakes.World) -> None:
+    ref = world.add_cluster(fakes.cluster_id("taken"))
+    name = manifests.secret_name(ref)
+    world.objects[fakes.model.ClusterRef.parse(fakes.HUB_ID).key][("Secret", "argocd", name)] = {
+        "apiVersion": "v1", "kind": "Secret", "metadata": {"name": name, "namespace": "argocd", "resourceVersion": "1"}}
+    result = main(world, "verify", "--cluster", ref.id)
+    assert result.code == 1 and f"Secret argocd/{name} is not ours (foreign) on hub); run onboard" in result.err
+
+
+def test_verify_in_cluster_topology_looks_for_the_secret_on_the_target(world: fakes.World) -> None:
+    ref = world.add_cluster(fakes.cluster_id("edge1"))
+    env = {k: v for k, v in ENV.items() if k != "WIF_HUB_CLUSTER_ID"} | {"WIF_TOPOLOGY": "in-cluster"}
+    before = main(world, "verify", "--cluster", ref.id, env=env)
+    assert before.code == 1 and "on edge1); run onboard" in before.err
+    assert main(world, "onboard", "--cluster", ref.id, env=env).code == 0
+    after = main(world, "verify", "--cluster", ref.id, env=env)
+    assert after.code == 0, after.err
+    assert after.out.startswith("edge1 verified: the Argo CD identity has access")
+
+
+# ---- onboard never removes; offboard asks on a terminal ----------------------------------
+
+OPT_IN = {**ENV, "WIF_OPT_IN_TAG": "argocd"}
+
+
+def test_onboard_of_a_registered_cluster_that_lost_its_tag_changes_nothing_and_exits_1(world: fakes.World,
+                                                                                     tmp_path: Path) -> None:
+    ref = world.add_cluster(fakes.cluster_id("app1"), tags={"argocd": "yes"})
+    assert main(world, "onboard", "--cluster", ref.id, env=OPT_IN).code == 0
+    world.add_cluster(ref.id, tags={})  # the opt-in tag removed
+    writes, secret = world.writes(), manifests.secret_name(ref)
+    result = main(world, "onboard", "--cluster", ref.id, env=OPT_IN)
+    assert result.code == 1 and result.out == ""
+    assert result.err.splitlines()[-1] == (f"error: register {ref.id}: not eligible: it lacks the opt-in tag "
+                                           "argocd (WIF_OPT_IN_TAG); nothing changed (use offboard to remove it)")
+    assert "deregister" not in result.err.split("error:")[0]  # no step announced a removal
+    assert world.writes() == writes and world.object(fakes.HUB_ID, "Secret", "argocd", secret) is not None
+    as_json = main(world, "onboard", "--cluster", ref.id, "-o", "json", env=OPT_IN).json()
+    assert as_json["ok"] is False and as_json["results"]["discover"]["eligible"] is False
+    # Events keep taking a cluster that left the opt-in out.
+    path = tmp_path / "e.json"
+    path.write_text(json.dumps(fleet_event("app1")))
+    ran = main(world, "event", str(path), env=OPT_IN)
+    assert ran.code == 0 and lines(ran.out)[0]["run"] == "ok", ran.err
+    assert world.object(fakes.HUB_ID, "Secret", "argocd", secret) is None
+
+
+def test_onboard_of_a_cluster_never_in_the_opt_in_exits_1_and_writes_nothing(world: fakes.World) -> None:
+    ref = world.add_cluster(fakes.cluster_id("untagged"))
+    result = main(world, "onboard", "--cluster", ref.id, env=OPT_IN)
+    assert result.code == 1 and "not eligible: " in result.err and world.writes() == 0
+
+
+@pytest.mark.parametrize(("answer", "deleted"), [("y\n", True), ("yes\n", True), ("n\n", False), ("", False)])
+def test_offboard_asks_on_a_terminal(world: fakes.World, answer: str, deleted: bool) -> None:
+    ref = world.add_cluster(fakes.cluster_id("app1"))
+    assert main(world, "onboard", "--cluster", ref.id).code == 0
+    result = main(world, "offboard", "--cluster", ref.id, stdin=Terminal(answer))
+    assert "[y/N]" in result.err
+    assert (result.code == 0) is deleted
+    gone = world.object(fakes.HUB_ID, "Secret", "argocd", manifests.secret_name(ref)) is None
+    assert gone is deleted
+    if not deleted:
+        assert result.err.endswith(f"error: offboard {ref.id}: not confirmed; nothing changed\n")
+
+
+def test_offboard_with_yes_or_without_a_terminal_does_not_ask(world: fakes.World) -> None:
+    refs = [world.add_cluster(fakes.cluster_id(n)) for n in ("app1", "app2")]
+    for ref in refs:
+        assert main(world, "onboard", "--cluster", ref.id).code == 0
+    yes = main(world, "offboard", "--cluster", refs[0].id, "--yes", stdin=Terminal(""))
+    script = main(world, "offboard", "--cluster", refs[1].id)
+    for result in (yes, script):
+        assert result.code == 0 and "[y/N]" not in result.err, result.err
+    assert script.out.startswith("app2 offboarded: Secret deleted, binding deleted in ")
+
+
+# ---- what a person sees ----------------------------------------------------------------------
+
+def test_onboard_prints_one_human_line_and_yaml_is_the_json(world: fakes.World) -> None:
+    ref = world.add_cluster(fakes.cluster_id("app1"))
+    first = main(world, "onboard", "--cluster", ref.id)
+    assert first.code == 0
+    assert re.fullmatch(rf"app1 registered → argocd/{manifests.secret_name(ref)}, verified in \d+\.\d s\n", first.out)
+    again = main(world, "onboard", "--cluster", ref.id)
+    assert " (unchanged), verified in " in again.out
+    as_yaml = yaml.safe_load(main(world, "onboard", "--cluster", ref.id, "-o", "yaml").out)
+    assert as_yaml == main(world, "onboard", "--cluster", ref.id, "-o", "json").json()  # the fake clock stands still
+
+
+def test_a_failure_is_told_once_on_one_line(world: fakes.World) -> None:
+    ref = world.add_cluster(fakes.cluster_id("app1"))
+    elsewhere = {**ENV, "WIF_ALLOWED_SCOPES": f"/subscriptions/{fakes.SUB}/resourceGroups/other"}
+    result = main(world, "onboard", "--cluster", ref.id, env=elsewhere)
+    assert result.code == 1 and result.out == ""
+    assert result.err.count("is outside WIF_ALLOWED_SCOPES") == 1, result.err
+    assert result.err.splitlines()[-1].startswith(f"error: register {ref.id}: discover: ")
+    assert "[1/7] discover          failed  " in result.err
+
+
+def test_colour_only_on_a_terminal_and_never_with_no_color(world: fakes.World) -> None:
+    ref = world.add_cluster(fakes.cluster_id("app1"))
+    coloured = main(world, "onboard", "--cluster", ref.id, stdout=Terminal())
+    assert coloured.out.startswith("\x1b[32mapp1 registered") and coloured.out.endswith("\x1b[0m\n")
+    plain = main(world, "onboard", "--cluster", ref.id, stdout=Terminal(), env={**ENV, "NO_COLOR": "1"})
+    assert "\x1b[" not in plain.out and plain.out.startswith("app1 registered")
+    assert "\x1b[" not in main(world, "onboard", "--cluster", ref.id).out
+
+
+def test_version_is_the_projects() -> None:
+    import tomllib
+
+    wanted = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["version"]
+    proc = run("--version")
+    assert proc.returncode == 0 and proc.stdout == f"aks-argocd-wif {wanted}\n" and proc.stderr == ""
+
+
+def test_every_missing_setting_is_named_at_once() -> None:
+    line = assert_one_line_error(run("plan", "--cluster", fakes.cluster_id("app1")))
+    for name in ("WIF_HUB_CLUSTER_ID", "WIF_ARGOCD_IDENTITY_ID", "WIF_ALLOWED_SCOPES"):
+        assert name in line, line
+    line = assert_one_line_error(run("plan", "--cluster", fakes.cluster_id("app1"),
+                                     env={**ENV, "WIF_RBAC_MODE": "both", "WIF_VERIFY": "maybe", "WIF_ARGOCD_IDENTITY_ID": ""}))
+    assert line.startswith("error: WIF_ARGOCD_IDENTITY_ID is not set")
+    assert "WIF_RBAC_MODE must be" in line and "WIF_VERIFY must be" in line
