@@ -27,8 +27,13 @@ class OnboardRunner(runner.Runner):
     """
 
     def _step(self, step: chain.Step, ref: model.ClusterRef, results: dict[str, object], started: float) -> object:
-        if step.name == "deregister" and not discover.is_hub(self.settings, ref):
-            raise NotEligible(results)
+        found = results.get("discover")
+        if step.name == "deregister" and isinstance(found, model.Discovered) and not discover.is_hub(self.settings, ref):
+            owner, _ = deregister.secret_owner(self.ports, self.settings, found.hub, found.target.ref)
+            if owner == provenance.OURS:  # registered: the step would take it out
+                raise NotEligible(results)
+            # Never registered: nothing to keep or remove, a skip with its reason (exit 0), and no look further.
+            return model.Deregistered(secret=owner, binding="skipped", reason=f"not registered: {found.reason}")
         return super()._step(step, ref, results, started)
 
 

@@ -483,6 +483,14 @@ def test_verify_in_cluster_topology_looks_for_the_secret_on_the_target(world: fa
 OPT_IN = {**ENV, "WIF_OPT_IN_TAG": "argocd"}
 
 
+def test_onboard_of_a_cluster_never_in_the_opt_in_is_skipped_with_exit_0(world: fakes.World) -> None:
+    ref = world.add_cluster(fakes.cluster_id("untagged"))
+    result = main(world, "onboard", "--cluster", ref.id, env=OPT_IN)
+    assert result.code == 0, result.err
+    assert result.err.splitlines()[-1] == f"skipped: {ref.id}: not registered: it lacks the opt-in tag argocd (WIF_OPT_IN_TAG)"
+    assert world.writes() == 0 and not any(op.startswith("kube.ClusterRoleBinding") for op in world.calls)
+
+
 def test_onboard_of_a_registered_cluster_that_lost_its_tag_changes_nothing_and_exits_1(world: fakes.World,
                                                                                      tmp_path: Path) -> None:
     ref = world.add_cluster(fakes.cluster_id("app1"), tags={"argocd": "yes"})
@@ -503,12 +511,6 @@ def test_onboard_of_a_registered_cluster_that_lost_its_tag_changes_nothing_and_e
     ran = main(world, "event", str(path), env=OPT_IN)
     assert ran.code == 0 and lines(ran.out)[0]["run"] == "ok", ran.err
     assert world.object(fakes.HUB_ID, "Secret", "argocd", secret) is None
-
-
-def test_onboard_of_a_cluster_never_in_the_opt_in_exits_1_and_writes_nothing(world: fakes.World) -> None:
-    ref = world.add_cluster(fakes.cluster_id("untagged"))
-    result = main(world, "onboard", "--cluster", ref.id, env=OPT_IN)
-    assert result.code == 1 and "not eligible: " in result.err and world.writes() == 0
 
 
 @pytest.mark.parametrize(("answer", "deleted"), [("y\n", True), ("yes\n", True), ("n\n", False), ("", False)])
