@@ -36,10 +36,7 @@ def delete_secret(p: ports.Ports, settings: config.Settings, hub: model.ClusterF
 
 
 def _assignment(p: ports.Ports, settings: config.Settings, ref: model.ClusterRef, identity: model.IdentityFacts) -> str:
-    wanted = model.RoleAssignment(
-        name=manifests.role_assignment_name(ref.id, identity.principal_id, settings.azure_rbac_role_id), scope=ref.id,
-        role_definition_id=manifests.role_definition_id(ref.subscription_id, settings.azure_rbac_role_id),
-        principal_id=identity.principal_id)
+    wanted = rbac.grant(settings, ref, identity)
     found = p.roles.get(wanted.scope, wanted.name)
     if found is None:
         return "absent"

@@ -32,10 +32,14 @@ def via_run_command(settings: config.Settings, target: model.ClusterFacts) -> bo
 
 
 def assignment(settings: config.Settings, d: model.Discovered) -> model.RoleAssignment:
-    ref = d.target.ref
+    return grant(settings, d.target.ref, d.identity)
+
+
+def grant(settings: config.Settings, ref: model.ClusterRef, identity: model.IdentityFacts) -> model.RoleAssignment:
+    """The role assignment we make on ``ref`` (also found by it after the cluster is gone)."""
     role = manifests.role_definition_id(ref.subscription_id, settings.azure_rbac_role_id)
-    name = manifests.role_assignment_name(ref.id, d.identity.principal_id, settings.azure_rbac_role_id)
-    return model.RoleAssignment(name=name, scope=ref.id, role_definition_id=role, principal_id=d.identity.principal_id,
+    name = manifests.role_assignment_name(ref.id, identity.principal_id, settings.azure_rbac_role_id)
+    return model.RoleAssignment(name=name, scope=ref.id, role_definition_id=role, principal_id=identity.principal_id,
                                 description=provenance.assignment_description(ref))
 
 

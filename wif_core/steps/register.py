@@ -10,7 +10,7 @@ from __future__ import annotations
 import base64
 from typing import Any, Optional
 
-from wif_core import config, errors, manifests, model, ports
+from wif_core import config, errors, manifests, model, ports, provenance
 
 API, KIND = "v1", "Secret"
 
@@ -27,12 +27,6 @@ def _subset(want: dict[str, str], have: Optional[dict[str, str]]) -> bool:
     return all(have.get(k) == v for k, v in want.items())
 
 
-def recorded_cluster(obj: dict[str, Any]) -> str:
-    """The canonical cluster id our provenance annotation records ("" when there is none)."""
-    annotations = (obj.get("metadata") or {}).get("annotations") or {}
-    return str(annotations.get(manifests.ANNOTATION_CLUSTER_ID) or "")
-
-
 def plan(existing: Optional[dict[str, Any]], desired: dict[str, Any]) -> str:
     """Pure: create | update | unchanged | foreign | other-cluster.
 
@@ -42,9 +36,9 @@ def plan(existing: Optional[dict[str, Any]], desired: dict[str, Any]) -> str:
     if existing is None:
         return "create"
     if not manifests.is_ours(existing):
-        return "foreign"
-    if recorded_cluster(existing).lower() != recorded_cluster(desired).lower():
-        return "other-cluster"
+        return provenance.FOREIGN
+    if provenance.recorded_cluster(existing).lower() != provenance.recorded_cluster(desired).lower():
+        return provenance.OTHER_CLUSTER
     meta, want = existing.get("metadata") or {}, desired["metadata"]
     data = _decoded(existing)
     stale = [k for k in meta.get("labels") or {} if manifests.owned_label(k) and k not in want["labels"]]
@@ -56,19 +50,12 @@ def plan(existing: Optional[dict[str, Any]], desired: dict[str, Any]) -> str:
 
 
 def refusal(action: str, existing: dict[str, Any], desired: dict[str, Any], hub: str) -> errors.Refused:
-    """The conflict, named: whose the object seems to be and how to fix it."""
+    """The conflict, named as every writer names it (``provenance.kube_conflict``)."""
     meta = existing.get("metadata") or {}
-    where = f"Secret {meta.get('namespace')}/{meta.get('name')} on {hub}"
-    if action == "other-cluster":
-        return errors.Refused(
-            f"{where} is {manifests.MANAGED_BY}'s but recorded for cluster {recorded_cluster(existing) or '(none)'}, "
-            f"not {recorded_cluster(desired)}; delete it if that cluster is gone, then register again")
-    owner = ((meta.get("labels") or {}).get(manifests.LABEL_MANAGED_BY)
-             or next((m["manager"] for m in meta.get("managedFields") or [] if m.get("manager")), None))
-    return errors.Refused(
-        f"{where} exists but was not created by {manifests.MANAGED_BY} (it seems to belong to {owner or 'someone else'}: "
-        f"no label {manifests.LABEL_MANAGED_BY}={manifests.MANAGED_BY}); left as it is: delete it "
-        f"(kubectl -n {meta.get('namespace')} delete secret {meta.get('name')}) if it is stale, then register again")
+    fix = (f"delete it (kubectl -n {meta.get('namespace')} delete secret {meta.get('name')}) if it is stale, "
+           "then register again")
+    cluster = model.ClusterRef.parse(provenance.recorded_cluster(desired))
+    return provenance.kube_conflict(action, dict(existing, kind=KIND), hub, cluster, fix)
 
 
 def register(p: ports.Ports, settings: config.Settings, d: model.Discovered) -> model.Registered:
