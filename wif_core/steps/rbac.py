@@ -127,8 +127,8 @@ def bind(p: ports.Ports, settings: config.Settings, d: model.Discovered) -> mode
         kube.create(desired)
         return model.Bound("kubernetes", via, name, "created")
     if existing.get("roleRef") != desired["roleRef"]:
-        # roleRef is immutable in Kubernetes: replace the binding.
-        kube.delete(API, KIND, None, name)
+        # roleRef is immutable in Kubernetes: replace the binding, deleting only the version we checked.
+        kube.delete(API, KIND, None, name, resource_version=(existing.get("metadata") or {}).get("resourceVersion"))
         kube.create(desired)
     else:
         kube.replace(dict(desired, metadata=dict(desired["metadata"], resourceVersion=existing["metadata"]["resourceVersion"])))
